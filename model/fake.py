@@ -1,0 +1,85 @@
+"""A deterministic engine for tests: fast, scriptable, and honest about cancellation.
+
+Server tests start `wingman serve --engine fake` and script it through the `fakeEngine`
+initialization option (a dict given to `FakeEngine.from_spec`).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from model.stops import choose_mode, finish_completion
+from model.types import CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, Timings, TokenScore
+
+_WORD = re.compile(r"\w+|[^\w\s]+|\s+")
+
+
+@dataclass
+class FakeEngine:
+    # The "model output" for completions: text the model would generate after the cursor, before
+    # stop rules and suffix trimming run (they are the real ones). {n} is replaced by the number
+    # of completion calls so far, so tests can tell answers apart.
+    completion: str = "fake_completion_{n}()\n    return 1\n"
+    # The reply streamed by generate(); {last} is the last user message.
+    reply: str = "```python\n# generated\n{last}\n```\n"
+    # Tokens the fake finds surprising, mapped to the token it would prefer instead.
+    surprising: dict[str, str] = field(default_factory=dict)
+    # Seconds spent per streamed piece, to let tests exercise cancellation and supersession.
+    delay_s: float = 0.0
+    calls: int = 0
+    info: EngineInfo = field(default_factory=lambda: EngineInfo(name="fake", backend="fake", fim_template="none"))
+
+    @classmethod
+    def from_spec(cls, spec: dict | None) -> "FakeEngine":
+        spec = dict(spec or {})
+        known = {"completion", "reply", "surprising", "delay_s", "delayS"}
+        unknown = set(spec) - known
+        if unknown:
+            raise ValueError(f"unknown fakeEngine keys: {sorted(unknown)}")
+        if "delayS" in spec:
+            spec["delay_s"] = spec.pop("delayS")
+        return cls(**spec)
+
+    def _pause(self, cancel: CancelToken | None) -> bool:
+        """Returns False once cancelled. The delay is the simulated model's, not a test's sleep."""
+        if self.delay_s:
+            time.sleep(self.delay_s)
+        return not (cancel and cancel.cancelled)
+
+    def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
+        t0 = time.perf_counter()
+        self.calls += 1
+        if not self._pause(cancel):
+            return []
+        mode = choose_mode(request.prefix, request.suffix) if request.mode == "auto" else request.mode
+        raw = self.completion.replace("{n}", str(self.calls))
+        text, reason = finish_completion(raw, request.prefix, request.suffix, mode)
+        if not text.strip():
+            return []
+        timings = Timings(prompt_tokens=len(request.prefix) // 4, total_ms=(time.perf_counter() - t0) * 1000)
+        return [Completion(text=text, confidence=0.9, timings=timings, stop_reason=reason, mode=mode)]
+
+    def generate(
+        self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None, max_tokens: int = 512
+    ) -> Iterator[str]:
+        last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        text = self.reply.replace("{last}", last)
+        for piece in re.findall(r".{1,16}", text, flags=re.S):
+            if not self._pause(cancel):
+                return
+            yield piece
+
+    def score(self, text: str, cancel: CancelToken | None = None) -> list[TokenScore]:
+        out: list[TokenScore] = []
+        for i, m in enumerate(_WORD.finditer(text)):
+            if i == 0 or m.group().isspace():
+                continue
+            tok = m.group()
+            if tok in self.surprising:
+                out.append(TokenScore(m.start(), m.end(), tok, -12.0, self.surprising[tok], -0.1))
+            else:
+                out.append(TokenScore(m.start(), m.end(), tok, -0.5, tok, -0.5))
+        return out

@@ -1,0 +1,88 @@
+"""Plain data passed across the engine boundary. No LSP types: offsets are Python str indices."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Literal, TypedDict
+
+Mode = Literal["auto", "single", "multi"]
+
+
+class ChatMessage(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str
+
+
+class CancelToken:
+    """Set by whoever no longer wants the answer; checked by the decoder between tokens."""
+
+    __slots__ = ("_event",)
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+
+NEVER_CANCELLED = CancelToken()
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    prefix: str  # text before the cursor
+    suffix: str = ""  # text after the cursor
+    language: str = "python"  # LSP languageId
+    path: str = ""  # file path, for the prompt header and logs
+    mode: Mode = "auto"  # auto: decided from the cursor's line (model/stops.py: choose_mode)
+    max_tokens: int = 64
+    budget: int = 1024  # prompt tokens
+    temperature: float = 0.0  # 0 = greedy
+
+
+@dataclass
+class Timings:
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # reused from the previous request's KV cache
+    prefill_ms: float = 0.0
+    generated_tokens: int = 0
+    decode_ms: float = 0.0
+    total_ms: float = 0.0
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        return 1000.0 * self.generated_tokens / self.decode_ms if self.decode_ms else 0.0
+
+
+@dataclass
+class Completion:
+    text: str  # to insert at the cursor
+    confidence: float  # exp(mean token log-probability), 0..1
+    timings: Timings = field(default_factory=Timings)
+    stop_reason: str = ""  # "eos" | "newline" | "dedent" | "max_tokens" | "cancelled" | "suffix"
+    mode: Mode = "single"
+
+
+@dataclass(frozen=True)
+class TokenScore:
+    start: int  # str offsets of the token in the scored text
+    end: int
+    text: str
+    logprob: float
+    best_text: str  # the model's preferred token at this position
+    best_logprob: float
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    name: str  # model name or path
+    backend: str  # "local" | "remote" | "fake"
+    fim_template: str  # "wingman", "starcoder", "qwen", "deepseek", "codellama" or "none"
+    device: str = "cpu"
+    quantization: str = "none"
+    context_length: int = 2048
