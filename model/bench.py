@@ -1,0 +1,125 @@
+"""`wingman bench`: prefill, decode and keystroke latency of our engine against plain HF generate(),
+measured in the same run (these machines are noisy: compare ratios, not absolute numbers)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from model.config import EngineConfig
+from model.types import NEVER_CANCELLED, CompletionRequest
+
+SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "stats.py"
+
+
+def _prompt_text(tokenizer, n_tokens: int) -> str:
+    text = SAMPLE.read_text() if SAMPLE.is_file() else "def f(x):\n    return x\n" * 50
+    while len(tokenizer(text)["input_ids"]) < n_tokens:
+        text += text
+    ids = tokenizer(text)["input_ids"][:n_tokens]
+    return tokenizer.decode(ids)
+
+
+def bench_hf_generate(model_dir: str, tokenizer, prompt: str, tokens: int, repeats: int) -> dict:
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).eval()
+    ids = tokenizer(prompt, return_tensors="pt")["input_ids"]
+    prefill, decode = [], []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(ids)
+            prefill.append(ids.shape[1] / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            out = model.generate(ids, max_new_tokens=tokens, min_new_tokens=tokens, do_sample=False)
+            dt = time.perf_counter() - t0
+            n = out.shape[1] - ids.shape[1]
+            # generate() = one prefill + n-1 decode steps; take the prefill out
+            decode.append((n - 1) / max(dt - ids.shape[1] / prefill[-1], 1e-6))
+    return {"prefill_tok_s": max(prefill), "decode_tok_s": max(decode)}
+
+
+def bench_engine(engine, prompt: str, tokens: int, repeats: int) -> dict:
+    tok = engine.tok
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    stop_ids, engine.stop_ids = engine.stop_ids, set()  # decode exactly `tokens` tokens
+    prefill, decode = [], []
+    try:
+        for r in range(repeats):
+            slot = engine._slot(f"bench{r}")
+            t0 = time.perf_counter()
+            logits, _ = engine._prefill(slot, ids, NEVER_CANCELLED)
+            prefill.append(len(ids) / (time.perf_counter() - t0))
+            t0 = time.perf_counter()
+            n = sum(1 for _ in engine._decode(slot, logits, tokens, NEVER_CANCELLED))
+            decode.append((n - 1) / (time.perf_counter() - t0))
+            del engine.slots[f"bench{r}"]
+    finally:
+        engine.stop_ids = stop_ids
+    return {"prefill_tok_s": max(prefill), "decode_tok_s": max(decode)}
+
+
+def bench_keystrokes(engine, reuse: bool) -> dict:
+    """Type a line of code character by character and complete after each keystroke."""
+    src = SAMPLE.read_text()
+    cut = src.index("def clamp(")
+    typed = "def clamp(value: float, low: float, high: float) -> float:"
+    latencies, cached = [], []
+    for i in range(1, len(typed) + 1, 3):
+        if not reuse:
+            engine.slots.pop("complete", None)
+        req = CompletionRequest(prefix=src[:cut] + typed[:i], suffix="\n\n" + src[cut + len(typed):],
+                                mode="single", max_tokens=16)
+        t0 = time.perf_counter()
+        out = engine.complete(req)
+        latencies.append((time.perf_counter() - t0) * 1000)
+        if out:
+            cached.append(out[0].timings.cached_tokens / max(out[0].timings.prompt_tokens, 1))
+    latencies.sort()
+    return {"p50_ms": statistics.median(latencies), "p90_ms": latencies[int(len(latencies) * 0.9) - 1],
+            "cached_share": statistics.mean(cached) if cached else 0.0, "keystrokes": len(latencies)}
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    from model.commands import engine_config
+    from model.factory import load_engine
+    from model.loading import resolve
+
+    base = engine_config(args)
+    torch.manual_seed(0)
+    results: dict = {"threads": torch.get_num_threads(), "tokens": args.tokens}
+    quants = [base.quantize] if base.quantize != "auto" else ["none", "int8", "int4"]
+    engines = {}
+    for q in quants:
+        engines[q] = load_engine(replace(base, quantize=q))
+    some = next(iter(engines.values()))
+    prompt = _prompt_text(some.tok, 512)
+    if not args.skip_baseline:
+        resolved = resolve(base.model, base.adapter)
+        results["hf_generate_fp32"] = bench_hf_generate(str(resolved.model_dir), some.tok, prompt, args.tokens, args.repeats)
+    for q, engine in engines.items():
+        label = f"wingman_{q if q != 'none' else str(engine.backbone.dtype).split('.')[-1] if hasattr(engine.backbone, 'dtype') else 'none'}"
+        r = bench_engine(engine, prompt, args.tokens, args.repeats)
+        r["keystroke_reuse"] = bench_keystrokes(engine, reuse=True)
+        r["keystroke_no_reuse"] = bench_keystrokes(engine, reuse=False)
+        results[label] = r
+    base_r = results.get("hf_generate_fp32")
+    print(f"{'configuration':22} {'prefill tok/s':>14} {'decode tok/s':>13} {'x HF decode':>12} {'keystroke p50 ms':>17} {'(no reuse)':>11} {'cached':>7}")
+    for k, r in results.items():
+        if not isinstance(r, dict):
+            continue
+        ratio = f"{r['decode_tok_s'] / base_r['decode_tok_s']:.2f}" if base_r else "-"
+        ks = r.get("keystroke_reuse", {})
+        nr = r.get("keystroke_no_reuse", {})
+        print(f"{k:22} {r['prefill_tok_s']:14.0f} {r['decode_tok_s']:13.1f} {ratio:>12} "
+              f"{ks.get('p50_ms', float('nan')):17.0f} {nr.get('p50_ms', float('nan')):11.0f} {ks.get('cached_share', 0):7.0%}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    return 0

@@ -1,0 +1,137 @@
+"""A remote OpenAI-compatible server (vLLM, llama.cpp server, TGI): the path past one machine.
+
+The prompt is built here with the same FIM template and windows as the local engine (by
+characters: the server holds the tokenizer), sent to /v1/completions with streaming, and the
+same stop rules end it: the connection is closed as soon as a rule fires or the request is
+cancelled, so the server stops generating too.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+
+from model.config import EngineConfig
+from model.engine import EngineError
+from model.fim import FimTemplate, get_template
+from model.stops import StopChecker, choose_mode, finish_completion
+from model.types import NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, Timings, TokenScore
+
+CHARS_PER_TOKEN = 3.5
+
+
+def _window_prefix(prefix: str, chars: int, step_lines: int = 32) -> str:
+    lines = prefix.split("\n")
+    for s in range(0, len(lines), step_lines):  # same coarse steps as model/prompt.py
+        text = "\n".join(lines[s:])
+        if len(text) <= chars:
+            return text
+    return prefix[-chars:]
+
+
+def _window_suffix(suffix: str, chars: int) -> str:
+    if len(suffix) <= chars:
+        return suffix
+    cut = suffix.rfind("\n", 0, chars)
+    return suffix[: cut if cut > 0 else chars]
+
+
+class RemoteEngine:
+    def __init__(self, url: str, model: str, template: FimTemplate, api_key: str = "", timeout: float = 60.0):
+        self.url = url.rstrip("/")
+        self.model = model
+        self.template = template
+        self.api_key = api_key
+        self.timeout = timeout
+        self.info = EngineInfo(name=model or self.url, backend="remote", fim_template=template.name, device="remote")
+
+    @classmethod
+    def from_config(cls, config: EngineConfig) -> "RemoteEngine":
+        name = config.fim_template if config.fim_template != "auto" else "none"
+        return cls(config.remote_url, config.remote_model, get_template(name), config.remote_api_key)
+
+    def _post(self, path: str, body: dict):
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), headers=headers)
+        try:
+            return urllib.request.urlopen(req, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            detail = exc.read()[:300].decode(errors="replace")
+            raise EngineError(f"remote server {self.url} answered {exc.code} on {path}: {detail}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise EngineError(f"cannot reach the remote server {self.url}: {exc}") from exc
+
+    def _stream(self, path: str, body: dict, cancel: CancelToken) -> Iterator[dict]:
+        with self._post(path, {**body, "stream": True}) as resp:
+            for raw in resp:
+                if cancel.cancelled:
+                    return  # leaving the with-block closes the connection
+                line = raw.decode("utf-8", errors="replace").strip()
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                yield json.loads(data)
+
+    def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
+        cancel = cancel or NEVER_CANCELLED
+        t0 = time.perf_counter()
+        mode = choose_mode(request.prefix, request.suffix) if request.mode == "auto" else request.mode
+        chars = int(request.budget * CHARS_PER_TOKEN)
+        suffix = _window_suffix(request.suffix, chars // 4) if self.template.middle else ""
+        prompt = self.template.render(_window_prefix(request.prefix, chars - len(suffix)), suffix)
+        body = {"model": self.model, "prompt": prompt, "max_tokens": request.max_tokens,
+                "temperature": request.temperature, "stop": list(self.template.stop) or None}
+        checker = StopChecker(mode, request.prefix)
+        text, reason, first = "", "eos", None
+        for chunk in self._stream("/completions", body, cancel):
+            first = first or time.perf_counter()
+            text += chunk["choices"][0].get("text", "")
+            if checker.check(text):
+                reason = "stop_rule"
+                break
+        if cancel.cancelled:
+            return []
+        text, why = finish_completion(text, request.prefix, request.suffix, mode)
+        if not text.strip():
+            return []
+        now = time.perf_counter()
+        timings = Timings(prompt_tokens=int(len(prompt) / CHARS_PER_TOKEN), prefill_ms=((first or now) - t0) * 1000,
+                          decode_ms=(now - (first or now)) * 1000, total_ms=(now - t0) * 1000)
+        return [Completion(text=text, confidence=0.5, timings=timings, stop_reason=why if why != "eos" else reason,
+                           mode=mode)]
+
+    def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,
+                 max_tokens: int = 512) -> Iterator[str]:
+        cancel = cancel or NEVER_CANCELLED
+        body = {"model": self.model, "messages": list(messages), "max_tokens": max_tokens}
+        for chunk in self._stream("/chat/completions", body, cancel):
+            delta = chunk["choices"][0].get("delta", {}).get("content")
+            if delta:
+                yield delta
+
+    def score(self, text: str, cancel: CancelToken | None = None) -> list[TokenScore]:
+        body = {"model": self.model, "prompt": text, "max_tokens": 1, "echo": True, "logprobs": 1, "temperature": 0}
+        with self._post("/completions", body) as resp:
+            data = json.loads(resp.read())
+        lp = (data.get("choices") or [{}])[0].get("logprobs") or {}
+        tokens, values = lp.get("tokens"), lp.get("token_logprobs")
+        offsets, tops = lp.get("text_offset"), lp.get("top_logprobs") or []
+        if not tokens or values is None or offsets is None:
+            raise EngineError(f"the remote server {self.url} does not return prompt log-probabilities (echo + logprobs)")
+        out = []
+        for i in range(1, min(len(tokens), len(values))):
+            start = offsets[i]
+            if start >= len(text) or values[i] is None:
+                continue  # the generated token after the echo
+            end = offsets[i + 1] if i + 1 < len(offsets) else len(text)
+            top = tops[i] if i < len(tops) and tops[i] else {tokens[i]: values[i]}
+            best, best_lp = max(top.items(), key=lambda kv: kv[1])
+            out.append(TokenScore(start, min(end, len(text)), tokens[i], float(values[i]), best, float(best_lp)))
+        return out

@@ -1,0 +1,23 @@
+import pytest
+
+from model.fim import TEMPLATES, WINGMAN, detect_template, get_template
+
+
+def test_detect_by_vocabulary():
+    assert detect_template({"<|fim_prefix|>", "<|fim_suffix|>", "<|fim_middle|>"}).name == "qwen"
+    assert detect_template({"<fim_prefix>", "<fim_suffix>", "<fim_middle>"}).name == "starcoder"
+    assert detect_template({"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"}).name == "deepseek"
+    assert detect_template(set(WINGMAN.special_tokens)).name == "wingman"
+    assert detect_template({"<|im_start|>"}).name == "none"
+
+
+def test_orders():
+    assert WINGMAN.render("P", "S") == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>"
+    assert TEMPLATES["qwen"].render("P", "S") == "<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>"
+    assert TEMPLATES["deepseek"].order == "psm"
+    assert TEMPLATES["none"].render("P", "S") == "P"
+
+
+def test_unknown_template_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown FIM template 'nope'"):
+        get_template("nope")

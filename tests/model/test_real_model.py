@@ -1,0 +1,47 @@
+"""The real default model end to end (pulled by `make test` through `wingman model pull`)."""
+
+import pytest
+
+from model.config import EngineConfig
+from model.types import CompletionRequest
+
+pytestmark = pytest.mark.real_model
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from model.factory import load_engine
+    from model.pull import is_pulled
+
+    if not is_pulled():
+        pytest.fail("the default model is not pulled: run `wingman model pull` (make test does)")
+    return load_engine(EngineConfig())
+
+
+def test_completes_a_line_of_real_code(engine):
+    prefix = "def mean(values: list[float]) -> float:\n    \"\"\"Arithmetic mean.\"\"\"\n    return sum(values) / "
+    out = engine.complete(CompletionRequest(prefix=prefix, suffix="\n", mode="single", max_tokens=16))
+    assert out and "len(values)" in out[0].text
+    assert "\n" not in out[0].text
+
+
+def test_next_keystroke_reuses_the_prompt_cache(engine):
+    prefix = "import os\n\n\ndef list_python_files(root):\n    return [f for f in os.listdir(root) if f.endswith("
+    first = engine.complete(CompletionRequest(prefix=prefix, suffix=")]\n", mode="single", max_tokens=8))
+    second = engine.complete(CompletionRequest(prefix=prefix + "'", suffix=")]\n", mode="single", max_tokens=8))
+    assert second and second[0].timings.cached_tokens >= second[0].timings.prompt_tokens - 3
+
+
+def test_scores_a_planted_bug_lower_than_the_clean_token(engine):
+    clean = "for i in range(len(items)):\n    total += items[i]\n"
+    buggy = "for i in range(len(items)):\n    total += items[j]\n"
+    def lp(text, needle):
+        at = text.index(needle)
+        return next(s.logprob for s in engine.score(text) if s.start <= at < s.end)
+    assert lp(buggy, "j]") < lp(clean, "i]")
+
+
+def test_chat_generation_through_the_template(engine):
+    text = "".join(engine.generate([{"role": "user", "content": "Write a Python function add(a, b) that returns a + b."}],
+                                   max_tokens=48))
+    assert "def add" in text
