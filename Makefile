@@ -21,7 +21,7 @@ pull: install
 	$(BIN)/wingman model pull
 
 run: pull
-	$(BIN)/wingman complete examples/unfinished.py 13:5 --repeat 2
+	$(BIN)/wingman complete examples/unfinished.py 14:9 --repeat 2
 
 test: pull
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

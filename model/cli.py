@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Packages that add subcommands through a `register(subparsers)` function.
-PLUGINS = ("model.commands", "server.cli", "training.cli")
+PLUGINS = ("model.commands", "server.cli", "training.cli", "training.evaluate.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
