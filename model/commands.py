@@ -18,14 +18,13 @@ def _engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--compile", action="store_true", help="torch.compile the decode step")
 
 
 def engine_config(args: argparse.Namespace):
     from model.config import EngineConfig
 
     return EngineConfig(model=args.model, adapter=args.adapter, quantize=args.quantize, dtype=args.dtype,
-                        device=args.device, threads=args.threads, compile=args.compile)
+                        device=args.device, threads=args.threads)
 
 
 def cmd_pull(args: argparse.Namespace) -> int:

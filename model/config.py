@@ -19,7 +19,6 @@ class EngineConfig:
     fim_template: str = "auto"  # see model/fim.py
     threads: int = 0  # torch intra-op threads; 0 = torch's default
     max_context: int = 4096  # KV cache length (prompt + completion)
-    compile: bool = False  # torch.compile the decode step (slow first call)
     remote_url: str = ""  # OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
     remote_model: str = ""
     remote_api_key: str = ""
