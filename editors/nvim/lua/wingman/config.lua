@@ -1,0 +1,76 @@
+-- Options of require("wingman").setup{...}, their defaults, and how they become the server's
+-- initializationOptions (camelCase, as server/PROTOCOL.md names them).
+local M = {}
+
+M.languages = { "python", "javascript", "typescript", "java", "cpp", "go", "rust" }
+
+M.defaults = {
+  -- How to start the server. nil: <venv>/bin/wingman if `venv` is set, else `wingman` on $PATH.
+  cmd = nil, ---@type string[]|nil
+  venv = nil, ---@type string|nil  a Python virtual environment with Wingman installed
+  filetypes = { "python", "javascript", "typescript", "java", "cpp", "c", "go", "rust" },
+  root_markers = { ".git", "pyproject.toml", "setup.py", "package.json", "Cargo.toml", "go.mod" },
+  -- Sent as initializationOptions, and again with workspace/didChangeConfiguration on configure().
+  -- Keys as in the server's protocol: model = {backend, path, adapter, device, quantize, remoteUrl,
+  -- remoteModel}, completion = {enabled, mode, maxTokens, debounceMs, promptBudget}, diagnostics =
+  -- {...}, languages, ignore, telemetry, actions, fakeEngine (tests only).
+  settings = {},
+  ghost_text = {
+    enabled = true,
+    -- Ask the server this long after the last keystroke (the server debounces again per document).
+    debounce_ms = 20,
+    -- "auto": Neovim's built-in vim.lsp.inline_completion where it exists (0.12+), else ours.
+    builtin = "auto", ---@type "auto"|boolean
+    hl_group = "WingmanGhostText",
+  },
+  -- Insert-mode keys; set one to false to leave that key alone. <Tab> falls back to a plain Tab
+  -- when no suggestion is shown.
+  keymaps = {
+    accept = "<Tab>",
+    accept_line = "<M-l>",
+    next = "<M-]>",
+    prev = "<M-[>",
+    dismiss = "<C-]>",
+  },
+  -- Open files the server creates (generated tests, translations) in a split.
+  show_in_split = true,
+}
+
+---@param opts table|nil
+---@return table
+function M.resolve(opts)
+  local cfg = vim.tbl_deep_extend("force", vim.deepcopy(M.defaults), opts or {})
+  if not cfg.cmd then
+    if cfg.venv then
+      cfg.cmd = { vim.fs.joinpath(vim.fs.normalize(cfg.venv), "bin", "wingman"), "serve" }
+    else
+      cfg.cmd = { "wingman", "serve" }
+    end
+  end
+  return cfg
+end
+
+--- The initializationOptions for a resolved config.
+---@param cfg table
+---@return table
+function M.init_options(cfg)
+  local o = vim.deepcopy(cfg.settings or {})
+  o.completion = o.completion or {}
+  -- This plugin shows inline completions itself, so the server must not also push them through
+  -- textDocument/completion (the fallback for editors without inline completion).
+  if o.completion.fallback == nil then
+    o.completion.fallback = "off"
+  end
+  if o.completion.enabled == nil then
+    o.completion.enabled = cfg.ghost_text.enabled
+  end
+  -- vim.json encodes an empty Lua table as [], not {}.
+  for _, key in ipairs({ "model", "diagnostics", "telemetry", "actions" }) do
+    if o[key] ~= nil and vim.tbl_isempty(o[key]) then
+      o[key] = vim.empty_dict()
+    end
+  end
+  return o
+end
+
+return M

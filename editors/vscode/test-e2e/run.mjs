@@ -1,0 +1,277 @@
+// End-to-end test of the Wingman extension in real VS Code (code-server 4.100.3) driven by
+// Playwright through Debian's Chromium. Every wait is on something visible in the page (a status
+// bar item, ghost text, a tab, a notification) or on the file on disk, never a fixed sleep.
+//
+//   node run.mjs --vsix ../wingman.vsix --wingman /path/to/.venv/bin/wingman [--real]
+//                [--model-home DIR] [--screenshots DIR] [--keep]
+//
+// Without --real the server runs the fake engine (scripted through `wingman.fakeEngine`); with
+// --real it runs the default model (`wingman model pull` first) and only checks that some ghost
+// text appears and Tab inserts it. Prints one `RESULT {...}` line; exits non-zero on failure.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const argv = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const REAL = argv.includes('--real');
+const KEEP = argv.includes('--keep');
+const VSIX = path.resolve(opt('--vsix', path.join(here, '..', 'wingman.vsix')));
+const WINGMAN = path.resolve(opt('--wingman', path.join(here, '..', '..', '..', '.venv', 'bin', 'wingman')));
+const SHOTS = path.resolve(opt('--screenshots', path.join(here, 'screenshots')));
+const CHROMIUM = opt('--chromium', '/usr/bin/chromium');
+const CODE_SERVER = path.join(here, 'node_modules', '.bin', 'code-server');
+const T = REAL ? 3 : 1; // the real model is slower in every step
+
+const t0 = Date.now();
+const result = { mode: REAL ? 'real' : 'fake', steps: [] };
+function step(name, extra = {}) {
+  const s = { name, s: +((Date.now() - t0) / 1000).toFixed(1), ...extra };
+  result.steps.push(s);
+  console.log(`[${s.s}s] ${name}${Object.keys(extra).length ? ' ' + JSON.stringify(extra) : ''}`);
+}
+
+for (const [what, p] of [['vsix', VSIX], ['wingman', WINGMAN], ['code-server', CODE_SERVER], ['chromium', CHROMIUM]]) {
+  if (!fs.existsSync(p)) {
+    console.error(`missing ${what}: ${p}`);
+    process.exit(2);
+  }
+}
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wingman-vscode-'));
+const dirs = Object.fromEntries(['user', 'extensions', 'ws', 'config', 'data'].map((d) => [d, path.join(tmp, d)]));
+Object.values(dirs).forEach((d) => fs.mkdirSync(d, { recursive: true }));
+fs.mkdirSync(SHOTS, { recursive: true });
+const env = { ...process.env, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data };
+if (opt('--model-home')) env.WINGMAN_HOME = path.resolve(opt('--model-home')); // where `wingman model pull` put it
+
+// The workspace: one Python file with a function to complete.
+const SOURCE = 'def add(a, b):\n';
+const src = path.join(dirs.ws, 'calc.py');
+fs.writeFileSync(src, SOURCE);
+
+const FAKE = {
+  completion: 'urn a + b\n', // the model's continuation after the typed "ret"
+  reply: '```python\ndef test_add():\n    assert add(1, 2) == 3\n\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n```\n',
+};
+function writeSettings(serverPath) {
+  const s = {
+    'wingman.server.path': serverPath,
+    'wingman.completion.debounceMs': REAL ? 100 : 0,
+    'workbench.startupEditor': 'none',
+    'workbench.tips.enabled': false,
+    'workbench.enableExperiments': false,
+    'security.workspace.trust.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'update.mode': 'none',
+    'editor.minimap.enabled': false,
+    'files.autoSave': 'off',
+    'chat.commandCenter.enabled': false,
+    'window.commandCenter': false,
+  };
+  if (!REAL) {
+    s['wingman.server.args'] = ['--engine', 'fake'];
+    s['wingman.fakeEngine'] = FAKE;
+  }
+  fs.mkdirSync(path.join(dirs.user, 'User'), { recursive: true });
+  fs.writeFileSync(path.join(dirs.user, 'User', 'settings.json'), JSON.stringify(s, null, 2));
+}
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function until(what, fn, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the pace of polling, not a wait for time to pass
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+let server;
+let browser;
+let page;
+let failed = false;
+try {
+  // 1. Install the .vsix as a user would.
+  const inst = spawnSync(CODE_SERVER, ['--user-data-dir', dirs.user, '--extensions-dir', dirs.extensions, '--install-extension', VSIX], { env, encoding: 'utf8' });
+  if (inst.status !== 0) throw new Error(`--install-extension failed: ${inst.stdout}${inst.stderr}`);
+  step('extension installed');
+
+  // 2. First, a wrong server path: the extension must say so, not fail silently.
+  writeSettings(path.join(tmp, 'no-such-venv', 'bin', 'wingman'));
+  const port = await freePort();
+  server = spawn(CODE_SERVER, ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-workspace-trust', '--disable-telemetry',
+    '--disable-update-check', '--disable-getting-started-override', '--user-data-dir', dirs.user, '--extensions-dir', dirs.extensions, dirs.ws], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let serverLog = '';
+  server.stdout.on('data', (d) => (serverLog += d));
+  server.stderr.on('data', (d) => (serverLog += d));
+  await until('code-server to listen', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 60000);
+  step('code-server up');
+
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(dirs.ws)}`);
+  await page.locator('.monaco-workbench').waitFor({ timeout: 60000 });
+  step('workbench loaded');
+
+  // Open the file from the Explorer (activates the extension: onLanguage:python).
+  const row = page.locator('.explorer-folders-view .monaco-list-row', { hasText: 'calc.py' });
+  await row.first().waitFor({ timeout: 30000 });
+  await row.first().click();
+  await page.locator('.tab.active', { hasText: 'calc.py' }).waitFor({ timeout: 30000 });
+  step('calc.py open');
+
+  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'cannot start the server' });
+  await toast.first().waitFor({ timeout: 30000 * T });
+  result.wrongPathMessage = (await toast.first().locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ');
+  await page.locator('.statusbar-item[aria-label="Wingman: error"]').waitFor({ timeout: 10000 });
+  step('wrong path reported', { message: result.wrongPathMessage });
+  await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0-wrong-path.png`) });
+
+  // 3. Fix it where the message points: its "Open Settings" button, then the Server: Path box.
+  await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Open Settings' }).first().click();
+  // code-server is a remote window: machine-overridable settings sit in its Remote tab.
+  await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: 'Remote' }).first().click();
+  const box = page.locator('.settings-editor input[aria-label="wingman.server.path"], .settings-editor .setting-item-text:has-text("Path") input').first();
+  await box.waitFor({ timeout: 20000 });
+  await box.fill(WINGMAN);
+  await box.press('Enter');
+  step('server path set in the Settings editor');
+  if (REAL) {
+    // The real model takes a while: the status-bar item shows it loading (with $/progress).
+    const loading = page.locator('.statusbar-item[aria-label^="Wingman: loading"]');
+    await loading.first().waitFor({ timeout: 30000 });
+    result.loadingLabel = await loading.first().getAttribute('aria-label');
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0c-loading.png`) });
+    step('model loading shown', { label: result.loadingLabel });
+  }
+  await page.locator('.statusbar-item[aria-label="Wingman: ready"]').waitFor({ timeout: 60000 * T });
+  step('server ready after the settings change');
+  await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0b-settings-fixed.png`) });
+  // Back to calc.py.
+  await page.locator('.tab', { hasText: 'calc.py' }).first().click();
+  await page.locator('.tab.active', { hasText: 'calc.py' }).waitFor({ timeout: 10000 });
+
+  // 4. Type: a new line in the function body. Ghost text must come from the server.
+  const editor = page.locator('.editor-instance .monaco-editor').first();
+  await editor.locator('.view-lines').click();
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Enter'); // Python's on-enter rule indents the body
+  await page.keyboard.type(REAL ? 'return' : 'ret', { delay: 50 });
+  const ghost = editor.locator('.ghost-text-decoration, .ghost-text');
+  await ghost.first().waitFor({ timeout: 20000 * T });
+  result.ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+  step('ghost text shown', { ghost: result.ghostText });
+  await page.screenshot({ path: path.join(SHOTS, `${result.mode}-1-ghost-text.png`) });
+  if (!REAL && !result.ghostText.includes('urn a + b')) throw new Error(`unexpected ghost text: ${result.ghostText}`);
+
+  // 5. Accept with Tab; save; the file on disk has it.
+  await page.keyboard.press('Tab');
+  await until('the ghost text to be accepted', async () => (await ghost.count()) === 0 || !(await ghost.first().isVisible()), 10000);
+  await page.keyboard.press('Control+S');
+  const saved = await until('calc.py to be saved with the suggestion', () => {
+    const text = fs.readFileSync(src, 'utf8');
+    return text !== SOURCE && text.length > SOURCE.length + 4 ? text : false;
+  }, 10000);
+  result.savedSource = saved;
+  step('accepted with Tab and saved', { text: saved });
+  if (!REAL && !saved.includes('    return a + b')) throw new Error(`unexpected file after Tab: ${JSON.stringify(saved)}`);
+
+  // 6. Generate Tests from the command palette, with the cursor in the function.
+  if (!REAL) {
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('F1');
+    const input = page.locator('.quick-input-widget input');
+    await input.waitFor({ timeout: 10000 });
+    await input.fill('>Wingman: Generate Tests');
+    const item = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Wingman: Generate Tests' });
+    await item.first().waitFor({ timeout: 10000 });
+    await page.keyboard.press('Enter');
+    const tab = page.locator('.tab.active', { hasText: 'test_calc.py' });
+    await tab.first().waitFor({ timeout: 30000 });
+    const testEditor = page.locator('.editor-group-container:has(.tab.active:has-text("test_calc.py")) .monaco-editor .view-lines').first();
+    await until('the test file to show the generated tests', async () => (await testEditor.innerText()).replace(/\u00a0/g, ' ').includes('def test_add'), 15000);
+    result.testTab = (await tab.first().innerText()).trim();
+    result.testFileVisibleText = (await testEditor.innerText()).replace(/\u00a0/g, ' ');
+    step('tests generated', { tab: result.testTab });
+    if (!result.testFileVisibleText.includes('assert add(1, 2) == 3')) throw new Error('generated tests not shown');
+  }
+  await page.screenshot({ path: path.join(SHOTS, `${result.mode}-2-final.png`) });
+
+  if (!REAL) {
+    const palette = async (title) => {
+      await page.keyboard.press('F1');
+      const input = page.locator('.quick-input-widget input');
+      await input.waitFor({ timeout: 10000 });
+      await input.fill(`>${title}`);
+      await page.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor({ timeout: 10000 });
+      await page.keyboard.press('Enter');
+    };
+    // 7. Translate Selection…: select calc.py's text, pick JavaScript; calc.js opens.
+    await page.locator('.tab', { hasText: 'calc.py' }).first().click();
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+A');
+    await palette('Wingman: Translate Selection');
+    const pick = page.locator('.quick-input-list .monaco-list-row', { hasText: 'JavaScript' });
+    await pick.first().waitFor({ timeout: 10000 });
+    result.translateChoices = (await page.locator('.quick-input-list .monaco-list-row').allInnerTexts()).map((t) => t.trim());
+    await pick.first().click();
+    await page.locator('.tab', { hasText: 'calc.js' }).first().waitFor({ timeout: 30000 });
+    result.translatedTab = 'calc.js';
+    step('translated', { choices: result.translateChoices });
+
+    // 8. Toggle Inline Completion: off, then on again; the status bar says which.
+    await palette('Wingman: Toggle Inline Completion');
+    await page.locator('.statusbar-item[aria-label="Wingman: ready, inline completion off"]').waitFor({ timeout: 10000 });
+    await palette('Wingman: Toggle Inline Completion');
+    await page.locator('.statusbar-item[aria-label="Wingman: ready"]').waitFor({ timeout: 10000 });
+    result.toggled = true;
+    step('toggled off and on');
+  }
+  step('done');
+  result.ok = true;
+} catch (err) {
+  failed = true;
+  result.ok = false;
+  result.error = String(err && err.stack ? err.stack : err);
+  console.error(result.error);
+  if (page) await page.screenshot({ path: path.join(SHOTS, `${result.mode}-failure.png`) }).catch(() => {});
+  // The extension's own log, for the reason.
+  const logs = [];
+  const walk = (d) => fs.existsSync(d) && fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : /Wingman|exthost/.test(e.name) && logs.push(path.join(d, e.name))));
+  walk(path.join(dirs.user, 'logs'));
+  for (const l of logs) console.error(`--- ${l}\n${fs.readFileSync(l, 'utf8').slice(-3000)}`);
+} finally {
+  await browser?.close().catch(() => {});
+  server?.kill('SIGTERM');
+  if (!KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+  result.seconds = +((Date.now() - t0) / 1000).toFixed(1);
+  console.log('RESULT ' + JSON.stringify(result));
+  process.exit(failed ? 1 : 0);
+}

@@ -1,0 +1,143 @@
+"""Loading the engine in the background, and telling the editor how it goes.
+
+`initialize` is answered at once. Loading starts at `initialized`, on the inference worker (the
+engine must live on that thread), with `$/progress` for clients that support work-done progress
+and a `wingman/status` notification on every change of state. A failure is shown to the user
+with its reason and the fix, and the server stays up, answering requests with nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from model.config import EngineConfig
+from model.engine import Engine, EngineError
+from server.config import Settings
+from server.worker import ADMIN
+
+if TYPE_CHECKING:
+    from server.server import WingmanServer
+
+log = logging.getLogger(__name__)
+_tokens = itertools.count(1)
+
+FIX = ("Fix: run `wingman model pull` for the default model, or set `wingman.model.path` to a "
+       "checkpoint directory or .gguf file (and `wingman.model.device`), then reload the window.")
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    m = settings.model
+    backend = "fake" if settings.fake_engine is not None else m.backend
+    return EngineConfig(
+        backend=backend, model=m.path, adapter=m.adapter, device=m.device, quantize=m.quantize,
+        remote_url=m.remote_url, remote_model=m.remote_model, remote_api_key=m.remote_api_key,
+        fake=settings.fake_engine if backend == "fake" else None,
+    )
+
+
+def model_key(settings: Settings) -> tuple:
+    """What, when changed, needs a reload."""
+    m = settings.model
+    return (m.backend, m.path, m.adapter, m.device, m.quantize, m.remote_url, m.remote_model,
+            m.remote_api_key, repr(settings.fake_engine))
+
+
+class EngineHost:
+    def __init__(self, server: "WingmanServer") -> None:
+        self.server = server
+        self.engine: Engine | None = None
+        self.state = "loading"
+        self.model = ""
+        self.message = "starting"
+        self.loaded_key: tuple | None = None
+        self._load_task: asyncio.Task | None = None
+        self._waiters: list[asyncio.Future] = []
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready" and self.engine is not None
+
+    def status(self) -> dict:
+        return {"state": self.state, "message": self.message, "model": self.model}
+
+    async def wait_ready(self) -> None:
+        """Returns at the next change of state (ready or error)."""
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        await fut
+
+    def _set(self, state: str, message: str) -> None:
+        self.state, self.message = state, message
+        if state != "loading":
+            for fut in self._waiters:
+                if not fut.done():
+                    fut.set_result(state)
+            self._waiters.clear()
+        self.server.protocol.notify("wingman/status", self.status())
+
+    def start(self, settings: Settings) -> None:
+        key = model_key(settings)
+        if key == self.loaded_key and self.state != "error":
+            return
+        self.loaded_key = key
+        if self._load_task and not self._load_task.done():
+            self._load_task.cancel()
+        self._load_task = asyncio.ensure_future(self._load(settings))
+
+    async def _load(self, settings: Settings) -> None:
+        try:
+            config = engine_config(settings)
+        except ValueError as exc:
+            self.engine = None
+            self.model = settings.model.path
+            self._fail(f"Wingman: invalid model settings: {exc}.")
+            return
+        self.engine = None
+        self.model = config.model if config.backend == "local" else (
+            config.remote_model or config.remote_url if config.backend == "remote" else "fake")
+        self._set("loading", f"loading {self.model}")
+        progress = await self.server.begin_progress("Wingman: loading model", self.model, cancellable=False)
+        loop = asyncio.get_running_loop()
+
+        def report(message: str, fraction: float | None = None) -> None:
+            pct = None if fraction is None else max(0, min(100, int(fraction * 100)))
+            loop.call_soon_threadsafe(progress.report, message, pct)
+
+        def load(_cancel) -> Engine:
+            from model.factory import load_engine
+
+            return load_engine(config, progress=report)
+
+        job = self.server.worker.submit(ADMIN, load)
+        try:
+            engine = await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:
+            job.cancel()
+            progress.end("superseded")
+            raise
+        except EngineError as exc:
+            progress.end("failed")
+            self._fail(f"Wingman could not load the model: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure must leave the server up
+            log.exception("engine load failed")
+            progress.end("failed")
+            self._fail(f"Wingman could not load the model {self.model!r}: {type(exc).__name__}: {exc}. {FIX}")
+            return
+        self.engine = engine
+        info = getattr(engine, "info", None)
+        if info is not None and getattr(info, "name", ""):
+            self.model = info.name
+        progress.end("ready")
+        self._set("ready", f"{self.model} ready")
+
+    def _fail(self, message: str) -> None:
+        if "wingman model pull" not in message and "Fix:" not in message:
+            message = f"{message} {FIX}"
+        self._set("error", message)
+        self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))

@@ -1,0 +1,79 @@
+"""workspace/executeCommand: the small commands, and registration of the generation ones.
+
+Arguments are accepted positionally (`[uri, position]`) or as one object
+(`[{"uri": ..., "position": ...}]`); see server/PROTOCOL.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+if TYPE_CHECKING:
+    from server.server import WingmanServer
+
+ACCEPT, TOGGLE, STATUS = "wingman.accept", "wingman.toggle", "wingman.status"
+GENERATE_TESTS, TRANSLATE, CODE_FROM_COMMENT = "wingman.generateTests", "wingman.translate", "wingman.codeFromComment"
+
+
+class BadArguments(JsonRpcInvalidParams):
+    """Answered as an Invalid Params error; the server keeps serving."""
+
+
+def position_args(args: tuple) -> tuple[str, types.Position]:
+    """`[uri, {line, character}]` or `[{"uri": ..., "position": {...}}]`."""
+    if len(args) == 1 and isinstance(args[0], dict):
+        uri, pos = args[0].get("uri"), args[0].get("position")
+    elif len(args) >= 2:
+        uri, pos = args[0], args[1]
+    else:
+        raise BadArguments("expected [uri, position] or [{uri, position}]")
+    return _uri(uri), _position(pos)
+
+
+def _uri(uri: Any) -> str:
+    if not isinstance(uri, str) or not uri:
+        raise BadArguments("uri must be a string")
+    return uri
+
+
+def _position(pos: Any) -> types.Position:
+    if isinstance(pos, dict) and isinstance(pos.get("line"), int) and isinstance(pos.get("character"), int):
+        if pos["line"] < 0 or pos["character"] < 0:
+            raise BadArguments("position must not be negative")
+        return types.Position(line=pos["line"], character=pos["character"])
+    raise BadArguments("position must be {line, character}")
+
+
+def range_arg(rng: Any) -> types.Range:
+    if not isinstance(rng, dict):
+        raise BadArguments("range must be {start, end}")
+    return types.Range(start=_position(rng.get("start")), end=_position(rng.get("end")))
+
+
+def register(server: "WingmanServer") -> None:
+    from server.features import code_from_comment, generate_tests, translate
+
+    @server.command(ACCEPT)
+    def accept(ls, *args: Any) -> None:
+        info = args[0] if args and isinstance(args[0], dict) else {}
+        ls.telemetry.count("accepted", str(info.get("language", "")), str(info.get("mode", "")))
+        ls.telemetry.flush()
+
+    @server.command(TOGGLE)
+    def toggle(ls, *args: Any) -> dict:
+        want = args[0] if args and isinstance(args[0], bool) else not ls.settings.completion.enabled
+        ls.settings.completion.enabled = want
+        return {"enabled": want}
+
+    @server.command(STATUS)
+    def status(ls, *args: Any) -> dict:
+        from server.config import to_json
+
+        return {**ls.host.status(), "settings": to_json(ls.settings)}
+
+    generate_tests.register(server)
+    translate.register(server)
+    code_from_comment.register(server)

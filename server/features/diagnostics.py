@@ -1,0 +1,171 @@
+"""Model-based hints, published with textDocument/publishDiagnostics.
+
+Debounced after edits; scored on the worker at the lowest priority (only when it is idle, and
+pre-empted by any keystroke); the whole of a small file, only the changed regions of a large one;
+nothing for files over the size limit, private files or disabled languages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from server.documents import Changed, Snapshot
+from server.hints import Hint, find_hints, pick
+from server.worker import DIAGNOSTICS
+
+if TYPE_CHECKING:
+    from server.server import WingmanServer
+
+log = logging.getLogger(__name__)
+SOURCE = "wingman"
+WHOLE_FILE_CHARS = 6000  # scored whole up to this size (about 1.5k tokens); windows beyond
+WINDOW_BEFORE, WINDOW_AFTER = 30, 5  # lines of context around a changed region
+
+
+@dataclass
+class DocState:
+    task: asyncio.Task | None = None
+    hints: list[Hint] = field(default_factory=list)  # offsets into the current text
+    dirty: list[tuple[int, int]] = field(default_factory=list)  # changed regions since the last run
+
+
+def _state(ls: "WingmanServer", uri: str) -> DocState:
+    return ls.diag_states.setdefault(uri, DocState())
+
+
+def on_change(ls: "WingmanServer", uri: str, moved: list[Changed]) -> None:
+    """Keep hints and dirty regions aligned with the text as it is edited."""
+    st = _state(ls, uri)
+    for c in moved:
+        delta = c.length - (c.end - c.start)
+
+        def shift(a: int, b: int) -> tuple[int, int] | None:
+            if b <= c.start:
+                return a, b
+            if a >= c.end:
+                return a + delta, b + delta
+            return None  # overlaps the edit
+
+        st.hints = [Hint(*s, h.text, h.replacement, h.logprob) for h in st.hints if (s := shift(h.start, h.end))]
+        dirty = [shift(a, b) or (min(a, c.start), max(c.start + c.length, b + delta)) for a, b in st.dirty]
+        st.dirty = dirty + [(c.start, c.start + c.length)]
+
+
+def schedule(ls: "WingmanServer", uri: str, opened: bool = False) -> None:
+    st = _state(ls, uri)
+    if st.task and not st.task.done():
+        st.task.cancel()
+    st.task = asyncio.ensure_future(_debounced(ls, uri, opened))
+
+
+def forget(ls: "WingmanServer", uri: str) -> None:
+    st = _state(ls, uri)
+    if st.task and not st.task.done():
+        st.task.cancel()
+    ls.diag_states.pop(uri, None)
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+
+def clear_all(ls: "WingmanServer") -> None:
+    for uri in list(ls.diag_states):
+        forget(ls, uri)
+
+
+async def _debounced(ls: "WingmanServer", uri: str, opened: bool) -> None:
+    await asyncio.sleep(ls.settings.diagnostics.debounce_ms / 1000)
+    # The model may still be loading when the file opens: wait for it, once.
+    if not ls.host.ready:
+        if ls.host.state == "error":
+            return
+        await ls.host.wait_ready()
+        if not ls.host.ready:
+            return
+    try:
+        await run(ls, uri, opened)
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # noqa: BLE001 - hints are optional; never let them break the server
+        log.exception("diagnostics failed for %s", uri)
+
+
+def _regions(snap: Snapshot, dirty: list[tuple[int, int]], opened: bool) -> list[tuple[int, int]]:
+    if len(snap.text) <= WHOLE_FILE_CHARS:
+        return [(0, len(snap.text))]
+    out: list[tuple[int, int]] = []
+    starts = snap.starts
+    for a, b in sorted(dirty):
+        la, _ = snap.position(a)
+        lb, _ = snap.position(b)
+        s = starts[max(0, la - WINDOW_BEFORE)]
+        e = starts[lb + WINDOW_AFTER + 1] if lb + WINDOW_AFTER + 1 < len(starts) else len(snap.text)
+        s = max(s, e - WHOLE_FILE_CHARS)
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], e)
+        else:
+            out.append((s, e))
+    return out
+
+
+async def run(ls: "WingmanServer", uri: str, opened: bool = False) -> None:
+    snap = ls.snapshot(uri)
+    cfg = ls.settings.diagnostics
+    engine = ls.host.engine
+    if snap is None or engine is None:
+        return
+    st = _state(ls, uri)
+    if (not cfg.enabled or not ls.servable(snap) or len(snap.text.encode("utf-8", "surrogatepass")) > cfg.max_file_bytes):
+        if st.hints:
+            st.hints = []
+            _publish(ls, snap, [])
+        return
+    regions = _regions(snap, st.dirty, opened)
+    if not regions:
+        return
+    threshold = cfg.threshold
+
+    def score(cancel) -> list[Hint] | None:
+        found: list[Hint] = []
+        for a, b in regions:
+            scores = engine.score(snap.text[a:b], cancel)
+            if cancel.cancelled:
+                return None  # pre-empted by a keystroke: the worker runs us again when idle
+            found += find_hints(snap.text, scores, threshold, base=a)
+        return found
+
+    job = ls.worker.submit(DIAGNOSTICS, score, key=("diagnostics", uri))
+    try:
+        found = await asyncio.wrap_future(job.future)
+    except asyncio.CancelledError:
+        job.cancel()
+        raise
+    now = ls.snapshot(uri)
+    if found is None or now is None or now.version != snap.version:
+        return  # superseded; the edit that moved the document scheduled another run
+    st.dirty = []
+    kept = [h for h in st.hints if not any(a <= h.start < b for a, b in regions)]
+    st.hints = pick(kept + found, snap.text, cfg.max_per_file)
+    _publish(ls, snap, st.hints)
+
+
+def _publish(ls: "WingmanServer", snap: Snapshot, hints: list[Hint]) -> None:
+    diags = []
+    for h in hints:
+        start, end = snap.position(h.start), snap.position(h.end)
+        diags.append(types.Diagnostic(
+            range=types.Range(start=types.Position(*start), end=types.Position(*end)),
+            message=f"Unlikely here: `{h.text}`; the model expected `{h.replacement}`",
+            severity=types.DiagnosticSeverity.Information,
+            source=SOURCE,
+            code="unlikely-token",
+            data={"replacement": h.replacement, "original": h.text, "logprob": round(h.logprob, 2)},
+        ))
+    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=snap.uri, version=snap.version, diagnostics=diags))
+
+
+def register(server: "WingmanServer") -> None:
+    pass  # driven by text_sync; publishing needs no handler

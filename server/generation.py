@@ -1,0 +1,102 @@
+"""Running a user-requested generation (translate, tests, code) on the inference worker.
+
+It reports `$/progress` and stops on the progress's cancel button or on `$/cancelRequest` for
+the command; typing does not cancel it (it has no supersede key), it only waits behind the
+keystroke's completion, which has the higher priority.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from model.types import ChatMessage
+from server.worker import GENERATION
+
+if TYPE_CHECKING:
+    from server.server import WingmanServer
+
+log = logging.getLogger(__name__)
+
+
+def on_request_cancelled(ls: "WingmanServer", callback: Callable[[], None]) -> None:
+    """pygls runs a command inside its own executeCommand handler, so `$/cancelRequest` cancels
+    that outer request's future, not our task: watch that future."""
+    msg_id = ls.protocol.msg_id
+    fut = ls.protocol._request_futures.get(msg_id) if msg_id is not None else None  # noqa: SLF001
+    if fut is not None:
+        fut.add_done_callback(lambda f: callback() if f.cancelled() else None)
+
+
+def tell(ls: "WingmanServer", message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+    ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def not_ready(ls: "WingmanServer") -> bool:
+    if ls.host.ready:
+        return False
+    tell(ls, f"Wingman: the model is not ready ({ls.host.state}: {ls.host.message}).", types.MessageType.Warning)
+    return True
+
+
+async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage], max_tokens: int = 768) -> str | None:
+    """The reply's text, or None when cancelled or failed (the user has been told why)."""
+    engine = ls.host.engine
+    if engine is None:
+        return None
+    progress = await ls.begin_progress(title, "generating", cancellable=True)
+    loop = asyncio.get_running_loop()
+
+    def run(cancel: Any) -> str:
+        parts: list[str] = []
+        for i, delta in enumerate(engine.generate(messages, cancel, max_tokens)):
+            parts.append(delta)
+            if i % 8 == 7:
+                loop.call_soon_threadsafe(progress.report, f"{sum(map(len, parts))} characters")
+            if cancel.cancelled:
+                break
+        return "".join(parts)
+
+    job = ls.worker.submit(GENERATION, run)
+    progress.on_cancel(job.cancel)
+    on_request_cancelled(ls, job.cancel)
+    try:
+        reply = await asyncio.wrap_future(job.future)
+    except asyncio.CancelledError:
+        job.cancel()
+        progress.end("cancelled")
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        return None
+    except Exception as exc:  # noqa: BLE001 - tell the user, keep serving
+        log.exception("generation failed")
+        progress.end("failed")
+        tell(ls, f"Wingman: generation failed: {exc}", types.MessageType.Error)
+        return None
+    if job.token.cancelled:
+        progress.end("cancelled")
+        return None
+    progress.end("done")
+    return reply
+
+
+async def apply(ls: "WingmanServer", edit: types.WorkspaceEdit, label: str) -> bool:
+    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    if not result.applied:
+        tell(ls, f"Wingman: the editor did not apply “{label}”"
+                 + (f": {result.failure_reason}" if result.failure_reason else " (the document changed?)"),
+             types.MessageType.Warning)
+    return bool(result.applied)
+
+
+async def show(ls: "WingmanServer", uri: str) -> None:
+    if ls.client_show_document:
+        try:
+            await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=False))
+        except Exception as exc:  # noqa: BLE001 - showing is a courtesy
+            log.info("showDocument failed: %s", exc)

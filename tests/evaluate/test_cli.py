@@ -1,0 +1,70 @@
+import argparse
+import json
+
+import pytest
+
+from training.evaluate import cli, report
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(prog="wingman")
+    cli.register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(["eval", *argv])
+
+
+def test_candidates_from_paths(tmp_path):
+    adapter = tmp_path / "lora"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text("{}")
+    args = parse(["--model", "base-dir", "--candidate", f"ft={adapter}", "--candidate", "full=ckpt/final"])
+    assert cli._candidates(args) == [
+        {"name": "base", "model": "base-dir", "adapter": None},
+        {"name": "ft", "model": "base-dir", "adapter": str(adapter)},
+        {"name": "full", "model": "ckpt/final", "adapter": None},
+    ]
+    with pytest.raises(SystemExit):
+        cli._candidates(parse(["--candidate", "nopath"]))
+    with pytest.raises(SystemExit):
+        cli._candidates(parse(["--candidate", "base=x"]))
+
+
+def test_eval_writes_side_by_side_report(minirepo, tmp_path):
+    out = tmp_path / "out"
+    spec = json.dumps({"completion": "return value\n"})
+    args = parse(["--backend", "fake", "--fake-spec", spec, "--repo", str(minirepo), "--tasks", "line,infill,latency",
+                  "--limit", "2", "--candidate", "ft=some/checkpoint", "--out", str(out), "--no-repo-tests"])
+    assert args.func(args) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert [c["name"] for c in rep["candidates"]] == ["base", "ft"]
+    assert rep["heldout"] == ["minirepo-src==local"] and rep["settings"]["limit"] == 2
+    for c in rep["candidates"]:
+        assert set(c["tasks"]) == {"line", "infill", "latency"}
+        assert c["tasks"]["line"]["metrics"]["n"] == 2
+    md = (out / "report.md").read_text()
+    assert "| metric | target | base | ft |" in md and "| Line completion EM | 40.0% |" in md
+    assert "Not comparable" not in md
+    assert (out / "metrics.png").stat().st_size > 1000 and (out / "latency.png").is_file()
+    lines = (out / "samples" / "ft" / "line.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and "prediction" in json.loads(lines[0])
+
+    # an earlier report joins the table; different samples are flagged
+    old = json.loads((out / "report.json").read_text())
+    old["candidates"] = old["candidates"][:1]
+    old["candidates"][0]["tasks"]["line"]["samples_digest"] = "different"
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    out2 = tmp_path / "out2"
+    args = parse(["--backend", "fake", "--repo", str(minirepo), "--tasks", "line", "--limit", "2", "--out", str(out2),
+                  "--compare", str(tmp_path / "old.json")])
+    assert args.func(args) == 0
+    md = (out2 / "report.md").read_text()
+    assert f"| metric | target | base | base ({tmp_path.name}) |" in md
+    assert "**Not comparable** (different samples): line" in md
+
+
+def test_markdown_formats_missing_metrics():
+    rep = {"created": "now", "settings": {"tasks": ["humaneval"], "limit": 1, "seed": 0}, "heldout": [],
+           "candidates": [{"name": "a", "model": "m", "tasks": {"humaneval": {"metrics": {"n": 1, "pass@1": 0.25},
+                                                                              "samples_digest": "x"}}},
+                          {"name": "b", "model": "n", "tasks": {}}]}
+    md = report.markdown(rep)
+    assert "| HumanEval pass@1 | 12.0% | 25.0% | – |" in md

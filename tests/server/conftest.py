@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+import os
+import tempfile
+
+import pytest
+import pytest_lsp
+from pytest_lsp import LanguageClient
+
+from lsp_harness import Editor, Session, server_config
+
+# Telemetry and anything else the server writes goes here, not into the user's cache.
+HOME = tempfile.mkdtemp(prefix="wingman-test-home-")
+os.environ["WINGMAN_HOME"] = HOME
+
+
+@pytest_lsp.fixture(config=server_config(home=HOME), params=["neovim", "vscode"])
+async def session(lsp_client: LanguageClient, request):
+    editor = Editor(lsp_client)
+    lsp_client._wingman = Session(lsp_client, editor, request.param)  # handed to `s` below
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.fixture
+def s(session: LanguageClient) -> Session:
+    return session._wingman

@@ -1,0 +1,189 @@
+"""Code actions and commands end to end: translate, generate tests, code from comment, with the
+edits checked the way an editor checks them (versions, CreateFile)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.protocol import JsonRPCProtocol
+
+from lsp_harness import Session, plain
+from lsp_harness import code_actions as harness_code_actions
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+JS_REPLY = "Here you go:\n```javascript\nfunction mean(values) {\n  return values.reduce((a, b) => a + b, 0) / values.length;\n}\n```\n"
+TESTS_REPLY = """```python
+import pytest
+from stats import mean
+
+def test_mean_of_two():
+    assert mean([1, 3]) == 2
+
+def test_mean_wrong():
+    assert mean([1, 1]) == 3
+
+def test_mean_empty():
+    with pytest.raises(ValueError):
+        mean([])
+```"""
+
+
+def project(tmp_path: Path) -> tuple[Path, str, str]:
+    root = tmp_path / "proj"
+    (root / "examples").mkdir(parents=True)
+    shutil.copy(EXAMPLES / "stats.py", root / "examples" / "stats.py")
+    path = root / "examples" / "stats.py"
+    return root, path.as_uri(), path.read_text()
+
+
+def position_of(text: str, needle: str) -> types.Position:
+    before = text[: text.index(needle)]
+    return types.Position(line=before.count("\n"), character=len(before.rsplit("\n", 1)[-1]))
+
+
+async def code_actions(s: Session, uri: str, start: types.Position, end: types.Position, diags=()):
+    return await harness_code_actions(s.client, types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=types.Range(start=start, end=end),
+        context=types.CodeActionContext(diagnostics=list(diags))))
+
+
+async def run(s: Session, command: types.Command):
+    return plain(await s.client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command.command, arguments=command.arguments)))
+
+
+async def test_translate_selection_opens_a_new_file(s: Session, tmp_path):
+    root, uri, text = project(tmp_path)
+    await s.start({"fakeEngine": {"reply": JS_REPLY}}, root=root)
+    s.editor.open(uri, text)
+    start, end = position_of(text, "def mean"), position_of(text, "def variance")
+    actions = await code_actions(s, uri, start, end)
+    titles = [a.title for a in actions]
+    assert "Translate selection to JavaScript" in titles and "Translate selection to Rust" in titles
+    assert "Translate selection to Python" not in titles  # not into its own language
+    js = next(a for a in actions if a.title == "Translate selection to JavaScript")
+    result = await run(s, js.command)
+    assert result["applied"]
+    new_uri = (root / "examples" / "stats.js").as_uri()
+    assert s.editor.files[new_uri].startswith("function mean(values) {")
+    create, fill = s.editor.applied[-1].document_changes
+    assert isinstance(create, types.CreateFile) and create.options.overwrite is False
+    assert fill.text_document.version is None  # a file no editor has open
+    kinds = [p.value["kind"] for p in s.editor.of("$/progress")]
+    assert kinds.count("begin") == 2 and kinds.count("end") == 2  # the model's load, then this
+
+
+async def test_translate_replace_is_versioned_and_rejected_when_stale(s: Session, tmp_path):
+    root, uri, text = project(tmp_path)
+    await s.start({"fakeEngine": {"reply": JS_REPLY, "delayS": 0.05}, "actions": {"translateTarget": "replace"}}, root=root)
+    s.editor.open(uri, text, version=7)
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 0}}
+    result = await run(s, types.Command(title="t", command="wingman.translate", arguments=[uri, rng, "javascript"]))
+    assert result["applied"]
+    edit = s.editor.applied[-1].document_changes[0]
+    assert edit.text_document.version == 7
+    assert s.editor.docs[uri][0].startswith("function mean(values)")
+    # Now the user types while the translation runs: the edit carries the old version and the
+    # editor rejects it rather than corrupting the text.
+    version_before = s.editor.docs[uri][1]
+    pending = asyncio.wrap_future(JsonRPCProtocol.send_request(
+        s.client.protocol, types.WORKSPACE_EXECUTE_COMMAND,
+        types.ExecuteCommandParams(command="wingman.translate", arguments=[uri, rng, "rust"])))
+    s.editor.type_at_end(uri, "\n# typing\n")
+    result = plain(await pending)
+    assert not result["applied"]
+    assert s.editor.rejected and f"stale version {version_before}" in s.editor.rejected[-1]
+
+
+async def test_generate_tests_creates_then_appends(s: Session, tmp_path):
+    root, uri, text = project(tmp_path)
+    await s.start({"fakeEngine": {"reply": TESTS_REPLY}}, root=root)
+    s.editor.open(uri, text)
+    inside = position_of(text, "return sum(values)")
+    actions = await code_actions(s, uri, inside, inside)
+    gen = next(a for a in actions if a.title == "Generate tests for mean")
+    result = await run(s, gen.command)
+    assert result["applied"] and result["written"] == 3
+    test_file = root / "tests" / "test_stats.py"
+    first = test_file.read_text()
+    assert 'parent / "../examples"' in first and "from stats import mean" in first
+    assert "def test_mean_of_two" in first
+    # Again: appended with fresh names, never overwritten; a file not open gets version null.
+    result = await run(s, types.Command(title="g", command="wingman.generateTests", arguments=[{"uri": uri, "position": {"line": inside.line, "character": 0}}]))
+    assert result["applied"]
+    second = test_file.read_text()
+    assert second.startswith(first) and "def test_mean_of_two_2" in second
+    assert second.count("from stats import mean") == 1
+    assert s.editor.applied[-1].document_changes[0].text_document.version is None
+
+
+async def test_generated_tests_run_in_a_sandbox_and_failing_ones_are_dropped(s: Session, tmp_path):
+    root, uri, text = project(tmp_path)
+    await s.start({"fakeEngine": {"reply": TESTS_REPLY}, "actions": {"runGeneratedTests": True}}, root=root)
+    s.editor.open(uri, text)
+    result = await run(s, types.Command(title="g", command="wingman.generateTests", arguments=[uri, {"line": 8, "character": 8}]))
+    assert result["applied"] and result["written"] == 2 and result["dropped"] == 1
+    written = (root / "tests" / "test_stats.py").read_text()
+    assert "test_mean_wrong" not in written and "test_mean_empty" in written
+    # The kept tests pass for real, from the project's own tests folder.
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
+                          cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+
+
+async def test_code_from_comment_fills_an_empty_body(s: Session, tmp_path):
+    reply = "```python\ndef clamp_all(values, low, high):\n    \"\"\"Clamp.\"\"\"\n    return [max(low, min(v, high)) for v in values]\n```"
+    await s.start({"fakeEngine": {"reply": reply}})
+    uri = (tmp_path / "m.py").as_uri()
+    text = 'def clamp_all(values, low, high):\n    """Clamp every value into [low, high]."""\n    ...\n\n\nx = 1\n'
+    s.editor.open(uri, text, version=3)
+    here = types.Position(line=1, character=6)
+    actions = await code_actions(s, uri, here, here)
+    action = next(a for a in actions if a.title == "Generate code from comment")
+    result = await run(s, action.command)
+    assert result["applied"]
+    assert s.editor.docs[uri][0] == (
+        'def clamp_all(values, low, high):\n    """Clamp every value into [low, high]."""\n'
+        "    return [max(low, min(v, high)) for v in values]\n\n\nx = 1\n")
+    assert s.editor.applied[-1].document_changes[0].text_document.version == 3
+
+
+async def test_generation_cancelled_from_its_progress(s: Session, tmp_path):
+    root, uri, text = project(tmp_path)
+    await s.start({"fakeEngine": {"reply": JS_REPLY * 20, "delayS": 0.05}}, root=root)
+    s.editor.open(uri, text)
+    mark = s.editor.mark()
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}
+    pending = asyncio.wrap_future(JsonRPCProtocol.send_request(
+        s.client.protocol, types.WORKSPACE_EXECUTE_COMMAND,
+        types.ExecuteCommandParams(command="wingman.translate", arguments=[uri, rng, "go"])))
+    begin = await s.editor.wait_for("$/progress", lambda p: p.value["kind"] == "begin" and p.value.get("cancellable"), mark)
+    s.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=begin.token))
+    assert await pending is None
+    end = await s.editor.wait_for("$/progress", lambda p: p.token == begin.token and p.value["kind"] == "end", mark)
+    assert end.value["message"] == "cancelled"
+    assert not s.editor.applied
+
+
+async def test_client_without_file_creation_gets_the_text_back(s: Session, tmp_path):
+    if s.caps == "vscode":
+        return  # one run is enough: the capabilities are the point here, not the client
+    root, uri, text = project(tmp_path)
+    bare = types.ClientCapabilities(workspace=types.WorkspaceClientCapabilities(apply_edit=True))
+    await s.start({"fakeEngine": {"reply": JS_REPLY}}, root=root, capabilities=bare)
+    s.editor.open(uri, text)
+    rng = {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}
+    result = await run(s, types.Command(title="t", command="wingman.translate", arguments=[uri, rng, "javascript"]))
+    assert result["applied"] is False and result["uri"].endswith("/examples/stats.js")
+    assert result["text"].startswith("function mean(values) {")
+    assert not s.editor.applied
+    # Replacing a selection works without documentChanges too, as plain `changes`.
+    s.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"actions": {"translateTarget": "replace"}}))
+    result = await run(s, types.Command(title="t", command="wingman.translate", arguments=[uri, rng, "javascript"]))
+    assert result["applied"] and s.editor.applied[-1].changes and not s.editor.applied[-1].document_changes

@@ -1,0 +1,59 @@
+"""The whole path with the real default model: load with progress, inline completion, hints.
+
+Needs `wingman model pull` (skipped otherwise). Slow on a small CPU: tens of seconds.
+"""
+
+from __future__ import annotations
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+import lsp_harness
+from lsp_harness import Editor, Session, server_config
+
+
+def _model_available() -> bool:
+    try:
+        import model.local  # noqa: F401
+        from model.paths import models_dir
+    except ImportError:
+        return False
+    root = models_dir()
+    return root.is_dir() and any((p / "config.json").is_file() for p in root.iterdir())
+
+
+pytestmark = [pytest.mark.real_model, pytest.mark.slow,
+              pytest.mark.skipif(not _model_available(), reason="no pulled model: run `wingman model pull`")]
+
+
+@pytest_lsp.fixture(config=server_config())
+async def real(lsp_client: LanguageClient):
+    lsp_client._wingman = Session(lsp_client, Editor(lsp_client), "vscode")
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def test_real_model_end_to_end(real: LanguageClient, tmp_path, monkeypatch):
+    monkeypatch.setattr(lsp_harness, "WAIT_S", 600)  # loading and scoring on a busy CPU
+    s: Session = real._wingman
+    result = await s.start({"fakeEngine": None, "completion": {"maxTokens": 12}}, wait_ready=False)
+    assert result.capabilities.inline_completion_provider is not None
+    ready = await s.editor.status("ready")
+    assert ready["model"]
+    kinds = [p.value["kind"] for p in s.editor.of("$/progress")]
+    assert kinds[0] == "begin" and "report" in kinds and kinds[-1] == "end"
+
+    uri = (tmp_path / "stats.py").as_uri()
+    text = "def mean(values):\n    total = 0\n    for v in values:\n        total += v\n    return total / "
+    s.editor.open(uri, text)
+    r = await s.client.text_document_inline_completion_async(types.InlineCompletionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=4, character=19),
+        context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Invoked)))
+    assert r is not None and r.items and r.items[0].insert_text.strip()
+    assert "\n" not in r.items[0].insert_text  # mid-statement: single line
+    # Hints arrive for the opened file (whatever the model finds, within the limits).
+    diags = await s.editor.diagnostics(uri)
+    assert len(diags) <= 5
+    assert all(d.source == "wingman" and d.data["replacement"] for d in diags)

