@@ -17,6 +17,7 @@ import ast
 import inspect
 import io
 import json
+import pickle
 import random
 import sys
 import time
@@ -97,7 +98,9 @@ def plant(name: str, text: str, rng: random.Random) -> Case | None:
                 candidates.append((start, end, rng.choice(others), "name"))
     if not candidates:
         return None
-    start, end, new, kind = rng.choice(candidates)
+    # Balance the kinds of bug: pick the kind first, then a place for it.
+    kind = rng.choice(sorted({c[3] for c in candidates}))
+    start, end, new, kind = rng.choice([c for c in candidates if c[3] == kind])
     buggy = text[:start] + new + text[end:]
     return Case(name, text, buggy, start, start + len(new), kind, text[start:end])
 
@@ -126,29 +129,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--functions", type=int, default=40)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-per-file", type=int, default=5)
-    ap.add_argument("--out", help="write the scores and the table as JSON here")
+    ap.add_argument("--out", help="write the table as JSON here")
+    ap.add_argument("--cache", help="keep the engine's scores in this pickle (reused when present)")
     args = ap.parse_args(argv)
 
-    from model.config import EngineConfig
-    from model.factory import load_engine
-
-    config = EngineConfig(backend=args.engine, model=args.model, fake={"surprising": {"<": "<=", "+": "-"}} if args.engine == "fake" else None)
-    t0 = time.perf_counter()
-    engine = load_engine(config)
-    print(f"engine: {engine.info.name} ({engine.info.backend}, {engine.info.quantization}) loaded in {time.perf_counter() - t0:.1f}s")
     rng = random.Random(args.seed)
     cases = [c for name, text in functions(args.functions * 2, args.seed) if (c := plant(name, text, rng))][: args.functions]
     scores: dict[str, tuple[list, list]] = {}
-    t0 = time.perf_counter()
-    tokens = 0
-    for i, c in enumerate(cases):
-        a, b = engine.score(c.clean), engine.score(c.buggy)
-        scores[c.name] = (a, b)
-        tokens += len(a) + len(b)
-        print(f"  [{i + 1}/{len(cases)}] {c.name}: {c.kind} {c.original!r} -> "
-              f"{c.buggy[c.start:c.end]!r}", flush=True)
-    elapsed = time.perf_counter() - t0
-    print(f"scored {tokens} tokens in {elapsed:.1f}s ({1000 * elapsed / max(tokens, 1):.1f} ms/token)")
+    cache = Path(args.cache) if args.cache else None
+    if cache and cache.exists():
+        scores = pickle.loads(cache.read_bytes())
+    missing = [c for c in cases if c.name not in scores]
+    if missing:
+        from model.config import EngineConfig
+        from model.factory import load_engine
+
+        fake = {"surprising": {"<": "<=", "+": "-"}} if args.engine == "fake" else None
+        t0 = time.perf_counter()
+        engine = load_engine(EngineConfig(backend=args.engine, model=args.model, fake=fake))
+        print(f"engine: {engine.info.name} ({engine.info.backend}, {engine.info.quantization}) "
+              f"loaded in {time.perf_counter() - t0:.1f}s")
+        t0 = time.perf_counter()
+        tokens = 0
+        for i, c in enumerate(missing):
+            a, b = engine.score(c.clean), engine.score(c.buggy)
+            scores[c.name] = (a, b)
+            tokens += len(a) + len(b)
+            print(f"  [{i + 1}/{len(missing)}] {c.name}: {c.kind} {c.original!r} -> {c.buggy[c.start:c.end]!r}", flush=True)
+            if cache:
+                cache.write_bytes(pickle.dumps(scores))
+        elapsed = time.perf_counter() - t0
+        print(f"scored {tokens} tokens in {elapsed:.1f}s ({1000 * elapsed / max(tokens, 1):.1f} ms/token)")
     kinds = {k: sum(c.kind == k for c in cases) for k in ("operator", "constant", "name")}
     print(f"{len(cases)} functions, each scored clean and with one planted bug: {kinds}")
     rows = [evaluate(cases, scores, t, args.max_per_file) for t in THRESHOLDS]

@@ -82,6 +82,8 @@ class LocalEngine:
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)
         engine = cls(backbone, tokenizer, template, info)
+        if template.order == "prefix_only":
+            engine._tokens_starting_with(" ")  # decode the vocabulary now, not on the first keystroke
         report("ready", 1.0)
         return engine
 

@@ -2,11 +2,15 @@
 (bench/diagnostics_eval.py), so the numbers measured are the numbers shipped.
 
 A token is hinted when the model finds it very unlikely (log-probability under the threshold)
-and prefers something else. Three filters cut the false alarms a small model raises most:
+and prefers something else. Filters cut the false alarms a small model raises most:
 - comments: prose is surprising and harmless;
 - first appearances of a name: a new identifier is surprising by nature, while a wrong one
   (the bug we look for) is a name that exists elsewhere in the file;
-- tokens whose preferred alternative is only whitespace or the same text.
+- tokens whose preferred alternative is only whitespace or the same text;
+- (same_kind) a one-token bug is fixed by a token of the same kind: an operator by an operator,
+  a name by a name that exists in the file, a number by a number. "The model would rather start
+  a call here" is not a bug report;
+- (min_best) the model must be fairly sure of its alternative, not merely unsure of everything.
 """
 
 from __future__ import annotations
@@ -39,7 +43,18 @@ def _in_comment(text: str, offset: int) -> bool:
     return False
 
 
-def find_hints(text: str, scores: list[TokenScore], threshold: float, base: int = 0) -> list[Hint]:
+def kind(token: str) -> str:
+    if _IDENT.match(token):
+        return "name"
+    if token[:1].isdigit():
+        return "number"
+    if not any(ch.isalnum() or ch == "_" or ch.isspace() for ch in token):
+        return "operator"
+    return "other"
+
+
+def find_hints(text: str, scores: list[TokenScore], threshold: float, base: int = 0,
+               same_kind: bool = True, min_best: float | None = None) -> list[Hint]:
     """`scores` are offsets into text[base:...] (a scored window); hints are offsets into text."""
     out: list[Hint] = []
     for s in scores:
@@ -48,6 +63,14 @@ def find_hints(text: str, scores: list[TokenScore], threshold: float, base: int 
         token, best = s.text.strip(), s.best_text.strip()
         if not token or not best or token == best:
             continue
+        if min_best is not None and s.best_logprob < min_best:
+            continue
+        if same_kind:
+            k = kind(token)
+            if k != kind(best) or k == "other":
+                continue
+            if k == "name" and not re.search(rf"(?<!\w){re.escape(best)}(?!\w)", text):
+                continue
         lead = len(s.text) - len(s.text.lstrip())
         start = base + s.start + lead
         end = start + len(token)

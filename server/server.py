@@ -41,6 +41,8 @@ class WingmanServer(LanguageServer):
         self.last_changes: dict[str, list[Changed]] = {}
         self.diag_states: dict[str, Any] = {}  # server/features/diagnostics.py
         self.debounce_seq: dict[str, int] = defaultdict(int)
+        self.debounce_waiters: dict[str, Any] = {}  # uri -> the pending request's debounce future
+        self.inflight: dict[str, Any] = {}  # uri -> the running completion's worker Job
         self.completion_fallback = False  # decided at initialize
         self.initialized = False
 

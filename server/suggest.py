@@ -66,16 +66,30 @@ async def suggest(ls: "WingmanServer", uri: str, line: int, character: int, invo
     prefix_full, suffix_full = snap.text[:offset], snap.text[offset:]
     suffix_line = suffix_full.split("\n", 1)[0]
 
-    hit = ls.cache.lookup(uri, prefix_full, suffix_line)
-    if hit is not None:
-        ls.debounce_seq[uri] += 1  # a pending, older request for this document is now moot
-        return Suggestion(snap, offset, hit, "cached", cached=True)
-
-    # Debounce per document: only the last request of a burst reaches the model.
+    # A newer request supersedes this document's older one at once: its debounce wait ends
+    # (it answers nothing) and its model call, if running, is cancelled.
     ls.debounce_seq[uri] += 1
     mine = ls.debounce_seq[uri]
+    old_wait, old_job = ls.debounce_waiters.pop(uri, None), ls.inflight.pop(uri, None)
+    if old_wait is not None and not old_wait.done():
+        old_wait.set_result(None)
+    if old_job is not None:
+        old_job.cancel()
+
+    hit = ls.cache.lookup(uri, prefix_full, suffix_line)
+    if hit is not None:
+        return Suggestion(snap, offset, hit, "cached", cached=True)
+
     if not invoked and settings.debounce_ms:
-        await asyncio.sleep(settings.debounce_ms / 1000)
+        loop = asyncio.get_running_loop()
+        waiter = ls.debounce_waiters[uri] = loop.create_future()
+        timer = loop.call_later(settings.debounce_ms / 1000, lambda: waiter.done() or waiter.set_result(None))
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            if ls.debounce_waiters.get(uri) is waiter:
+                del ls.debounce_waiters[uri]
     if ls.debounce_seq[uri] != mine or _moved(ls, snap):
         return None
 
@@ -89,14 +103,21 @@ async def suggest(ls: "WingmanServer", uri: str, line: int, character: int, invo
         return None
     # Same key for the same document: this cancels the previous, superseded request's decoding.
     job = ls.worker.submit(COMPLETION, lambda cancel: engine.complete(request, cancel), key=("complete", uri))
+    ls.inflight[uri] = job
     try:
         completions = await asyncio.wrap_future(job.future)
     except asyncio.CancelledError:
         job.cancel()  # $/cancelRequest, or superseded: stop decoding now
-        raise
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # $/cancelRequest: pygls answers RequestCancelled
+        return None  # superseded by a newer request: answer nothing
     except Exception as exc:  # noqa: BLE001 - one failed completion must not take the server down
         log.warning("completion failed: %s", exc)
         return None
+    finally:
+        if ls.inflight.get(uri) is job:
+            del ls.inflight[uri]
     if not completions or _moved(ls, snap):
         return None  # nothing worth showing, or the document moved on: drop it
     best = completions[0]

@@ -130,6 +130,13 @@ class Annotator:
                 self.emit(f"fim_{order}", rec, fim_sample(prefix, middle, suffix, order))
 
     def repo(self, recs: list[dict]) -> None:
+        try:
+            self._repo(recs)
+        except Exception as exc:
+            self.counts["failed_repo"] += 1
+            log.warning("skipping the pairs of %s: %r", recs[0]["repo"] if recs else "?", exc)
+
+    def _repo(self, recs: list[dict]) -> None:
         """Python pairs for one repository: docstring/signature pairs, then function→tests."""
         cfg = self.cfg
         defs: dict[str, list] = {}
@@ -209,7 +216,12 @@ def run(cfg: AnnotateConfig, translator: translate.Translator | None = None, tok
             if rec["repo"] != current:
                 ann.repo(buffered)
                 current, buffered = rec["repo"], []
-            ann.file(rec)
+            try:
+                ann.file(rec)
+            except Exception as exc:  # one odd file never stops the step; it is counted and logged
+                counts["failed_file"] += 1
+                log.warning("skipping %s/%s: %r", rec.get("repo"), rec.get("path"), exc)
+                continue
             if rec.get("language") == "python":
                 buffered.append(rec)
         ann.repo(buffered)

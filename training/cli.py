@@ -58,30 +58,38 @@ def _guard(fn):
     return run
 
 
+def _read_yaml(path: str | None) -> dict:
+    import yaml
+
+    if not path:
+        return {}
+    try:
+        data = yaml.safe_load(open(path)) or {}
+    except yaml.YAMLError as exc:
+        raise C.ConfigError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise C.ConfigError(f"{path}: the config must be a YAML mapping")
+    return data
+
+
 def cmd_collect(args) -> int:
     from training import collect
 
-    overrides = {"output": args.output}
     sources = [{"kind": "dir", "path": d} for d in args.dir] + [{"kind": "git", "path": g} for g in args.git]
     sources += [{"kind": "sdist", "manifest": m} for m in args.manifest]
     sources += [{"kind": "site-packages", "path": s} for s in args.site_packages]
-    data = {}
-    if args.config:
-        import yaml
-
-        data = yaml.safe_load(open(args.config)) or {}
-    data = _merge_sets(data, {k: v for k, v in overrides.items() if v is not None})
-    if sources:
-        data["sources"] = list(data.get("sources", [])) + sources
+    data = _read_yaml(args.config)
+    if args.output is not None:
+        data["output"] = args.output
+    if sources:  # sources on the command line replace the file's
+        data["sources"] = sources
     data = _merge_sets(data, _parse_sets(args.set))
     _report(collect.run(C.load_config(C.CollectConfig, None, data)))
     return 0
 
 
 def _merged_load(cls, args, keys: list[str]):
-    import yaml
-
-    data = (yaml.safe_load(open(args.config)) or {}) if args.config else {}
+    data = _read_yaml(args.config)
     data = _merge_sets(data, {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None})
     data = _merge_sets(data, _parse_sets(args.set))
     return C.load_config(cls, None, data)

@@ -91,6 +91,8 @@ def check(name: str, js_source: str, cases, timeout_s: float = 5.0) -> tuple[boo
         tests = js_tests(name, cases)
     except NotConvertible as exc:
         return False, f"test not convertible: {exc}"
+    # The check runs as a CommonJS script: drop ES-module `export` keywords a model may add.
+    js_source = re.sub(r"^export\s+(default\s+)?(?=(async\s+)?function|const|let|class)", "", js_source, flags=re.M)
     return run_js(js_source, tests, timeout_s)
 
 

@@ -66,6 +66,8 @@ def test_vscode_ghost_text_tab_and_generate_tests(tmp_path):
     r = run_e2e(tmp_path)
     # A wrong server path is reported, not swallowed.
     assert "cannot start the server" in r["wrongPathMessage"] and "no-such-venv" in r["wrongPathMessage"]
+    # So is a `wingman` that dies at start (an incomplete venv): with its own last words.
+    assert "did not start" in r["crashMessage"] and "No module named 'pygls'" in r["crashMessage"]
     # Ghost text from the server (the fake engine's continuation of the typed "ret").
     assert r["ghostText"] == "urn a + b"
     # Tab accepted it: the saved file has the whole line.
@@ -84,7 +86,9 @@ def test_vscode_ghost_text_tab_and_generate_tests(tmp_path):
 
 @pytest.mark.real_model
 def test_vscode_real_default_model(tmp_path):
-    """Once, with the real default model (`wingman model pull`): ghost text appears and Tab takes it."""
+    """Once, with the real default model (`wingman model pull`): first pointed at a model that is
+    not there (the server's message must show), then fixed in the Settings editor; it loads (the
+    status bar shows progress), ghost text appears and Tab takes it."""
     why = missing()
     if why:
         pytest.skip(why)
@@ -94,5 +98,7 @@ def test_vscode_real_default_model(tmp_path):
         pytest.skip("the default model is not pulled (wingman model pull)")
     # The real model lives in the user's cache, not in the test's clean home.
     r = run_e2e(tmp_path, "--real", "--model-home", str(default_model_dir().parents[1]), timeout=400)
+    assert "wingman model pull" in r["missingModelMessage"] and "no-model" in r["missingModelMessage"]
+    assert r["loadingLabel"].startswith("Wingman: loading")
     assert r["ghostText"].strip()
     assert r["savedSource"].startswith("def add(a, b):\n    return")

@@ -17,6 +17,10 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, 
 
 from server import positions
 
+# Where `wingman model pull` put the models, read before conftest points WINGMAN_HOME elsewhere.
+from model.paths import wingman_home as _wingman_home  # noqa: E402
+
+REAL_HOME = str(_wingman_home())
 WAIT_S = 180  # a guard against a hung server, not a delay: every wait returns on its event
 
 

@@ -73,6 +73,16 @@ async def test_debounce_drops_the_superseded_request(s: Session):
     assert texts(second) == ["call_1()"]
 
 
+async def test_a_newer_request_cancels_the_running_model_call(s: Session):
+    await s.start({"fakeEngine": {"completion": "call_{n}()", "delayS": 0.3}})
+    s.editor.open(URI, "x = ")
+    first = inline(s, URI, 0, 4, invoked=True)  # invoked: no debounce, straight to the model
+    second = inline(s, URI, 0, 4, invoked=True)
+    # The first was cancelled (queued or mid-decode), so it shows nothing; the second is served.
+    assert texts(await first) == []
+    assert texts(await second) in (["call_1()"], ["call_2()"])
+
+
 async def test_result_for_a_moved_document_version_is_dropped(s: Session):
     await s.start({"fakeEngine": {"completion": "call_{n}()", "delayS": 0.3}})
     s.editor.open(URI, "x = ")

@@ -11,16 +11,17 @@ from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 import lsp_harness
-from lsp_harness import Editor, Session, server_config
+from lsp_harness import REAL_HOME, Editor, Session, server_config
 
 
 def _model_available() -> bool:
     try:
         import model.local  # noqa: F401
-        from model.paths import models_dir
     except ImportError:
         return False
-    root = models_dir()
+    from pathlib import Path
+
+    root = Path(REAL_HOME) / "models"
     return root.is_dir() and any((p / "config.json").is_file() for p in root.iterdir())
 
 
@@ -28,7 +29,7 @@ pytestmark = [pytest.mark.real_model, pytest.mark.slow,
               pytest.mark.skipif(not _model_available(), reason="no pulled model: run `wingman model pull`")]
 
 
-@pytest_lsp.fixture(config=server_config())
+@pytest_lsp.fixture(config=server_config(home=REAL_HOME))
 async def real(lsp_client: LanguageClient):
     lsp_client._wingman = Session(lsp_client, Editor(lsp_client), "vscode")
     yield
@@ -38,7 +39,9 @@ async def real(lsp_client: LanguageClient):
 async def test_real_model_end_to_end(real: LanguageClient, tmp_path, monkeypatch):
     monkeypatch.setattr(lsp_harness, "WAIT_S", 600)  # loading and scoring on a busy CPU
     s: Session = real._wingman
-    result = await s.start({"fakeEngine": None, "completion": {"maxTokens": 12}}, wait_ready=False)
+    # Telemetry off: this server uses the real $WINGMAN_HOME (for the model), not a test one.
+    result = await s.start({"fakeEngine": None, "completion": {"maxTokens": 12}, "telemetry": {"enabled": False}},
+                           wait_ready=False)
     assert result.capabilities.inline_completion_provider is not None
     ready = await s.editor.status("ready")
     assert ready["model"]

@@ -12,6 +12,7 @@ import {
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
+  RevealOutputChannelOn,
   ServerOptions,
   State as ClientState,
   TransportKind,
@@ -29,8 +30,9 @@ let output: vscode.LogOutputChannel;
 let acceptCommand: vscode.Disposable | undefined;
 // Files the server created through workspace/applyEdit while a command ran.
 let createdFiles: vscode.Uri[] = [];
-// The server's last stderr lines, to say why it stopped.
+// The server's last stderr lines, to say why it stopped, and when its stderr closed.
 let stderrTail: string[] = [];
+let stderrClosed: Promise<void> = Promise.resolve();
 
 function lines(input: NodeJS.ReadableStream, each: (line: string) => void): void {
   readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', each);
@@ -75,6 +77,7 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   const server: ServerOptions = { run, debug: run };
   const languages = cfg.get<string[]>('languages') ?? ['python'];
   let restarts = 0;
+  let started = false; // a server that dies before answering `initialize` is not restarted
   const options: LanguageClientOptions = {
     documentSelector: languages.flatMap((language) => [
       { scheme: 'file', language },
@@ -82,18 +85,24 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
     ]),
     initializationOptions: serverOptions(cfg),
     outputChannel: output,
+    revealOutputChannelOn: RevealOutputChannelOn.Never, // our own messages say what went wrong
     stdioOptions: {
       stdout: (input, channel) => lines(input, (l) => channel.info(l)),
-      stderr: (input, channel) =>
+      stderr: (input, channel) => {
+        stderrClosed = new Promise((resolve) => input.once('close', () => resolve()));
         lines(input, (l) => {
           channel.error(l);
           stderrTail.push(l);
           stderrTail = stderrTail.slice(-30);
-        }),
+        });
+      },
     },
     errorHandler: {
       error: (): ErrorHandlerResult => ({ action: ErrorAction.Continue, handled: true }),
       closed: (): CloseHandlerResult => {
+        if (!started) {
+          return { action: CloseAction.DoNotRestart, handled: true }; // start() below reports it
+        }
         restarts += 1;
         if (restarts <= 3) {
           status.set('starting', `the server stopped; restarting (${restarts}/3)`);
@@ -164,7 +173,10 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
   stderrTail = [];
   try {
     await c.start();
+    started = true;
   } catch (err) {
+    // The write to a dead server fails before its last words are read: wait for them (briefly).
+    await Promise.race([stderrClosed, new Promise((r) => setTimeout(r, 3000))]);
     const why = lastError() || (err instanceof Error ? err.message : String(err));
     status.set('error', why);
     void showProblem(`the server did not start (${cmd.command} ${cmd.args.join(' ')}): ${why}. See the log.`);

@@ -62,8 +62,9 @@ const FAKE = {
   completion: 'urn a + b\n', // the model's continuation after the typed "ret"
   reply: '```python\ndef test_add():\n    assert add(1, 2) == 3\n\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n```\n',
 };
-function writeSettings(serverPath) {
+function writeSettings(serverPath, extra = {}) {
   const s = {
+    ...extra,
     'wingman.server.path': serverPath,
     'wingman.completion.debounceMs': REAL ? 100 : 0,
     'workbench.startupEditor': 'none',
@@ -122,8 +123,10 @@ try {
   if (inst.status !== 0) throw new Error(`--install-extension failed: ${inst.stdout}${inst.stderr}`);
   step('extension installed');
 
-  // 2. First, a wrong server path: the extension must say so, not fail silently.
-  writeSettings(path.join(tmp, 'no-such-venv', 'bin', 'wingman'));
+  // 2. Start broken, as users do: the extension must say what is wrong, not fail silently.
+  //    fake: a wrong server path; real: a model that is not there.
+  const noModel = path.join(tmp, 'no-model');
+  writeSettings(REAL ? WINGMAN : path.join(tmp, 'no-such-venv', 'bin', 'wingman'), REAL ? { 'wingman.model.path': noModel } : {});
   const port = await freePort();
   server = spawn(CODE_SERVER, ['--bind-addr', `127.0.0.1:${port}`, '--auth', 'none', '--disable-workspace-trust', '--disable-telemetry',
     '--disable-update-check', '--disable-getting-started-override', '--user-data-dir', dirs.user, '--extensions-dir', dirs.extensions, dirs.ws], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -146,23 +149,54 @@ try {
   await page.locator('.tab.active', { hasText: 'calc.py' }).waitFor({ timeout: 30000 });
   step('calc.py open');
 
-  const toast = page.locator('.notifications-toasts .notification-toast', { hasText: 'cannot start the server' });
-  await toast.first().waitFor({ timeout: 30000 * T });
-  result.wrongPathMessage = (await toast.first().locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ');
-  await page.locator('.statusbar-item[aria-label="Wingman: error"]').waitFor({ timeout: 10000 });
-  step('wrong path reported', { message: result.wrongPathMessage });
-  await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0-wrong-path.png`) });
+  const toastWith = (text) => page.locator('.notifications-toasts .notification-toast', { hasText: text }).first();
+  const messageOf = async (toast) => (await toast.locator('.notification-list-item-message').innerText()).replace(/\s+/g, ' ');
+  if (!REAL) {
+    const toast = toastWith('cannot start the server');
+    await toast.waitFor({ timeout: 30000 });
+    result.wrongPathMessage = await messageOf(toast);
+    await page.locator('.statusbar-item[aria-label="Wingman: error"]').waitFor({ timeout: 10000 });
+    step('wrong path reported', { message: result.wrongPathMessage });
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0-wrong-path.png`) });
 
-  // 3. Fix it where the message points: its "Open Settings" button, then the Server: Path box.
-  await toast.first().locator('a.monaco-button, .monaco-button', { hasText: 'Open Settings' }).first().click();
-  // code-server is a remote window: machine-overridable settings sit in its Remote tab.
-  await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: 'Remote' }).first().click();
-  const box = page.locator('.settings-editor input[aria-label="wingman.server.path"], .settings-editor .setting-item-text:has-text("Path") input').first();
-  await box.waitFor({ timeout: 20000 });
-  await box.fill(WINGMAN);
-  await box.press('Enter');
-  step('server path set in the Settings editor');
-  if (REAL) {
+    // 3. Fix it where the message points: its "Open Settings" button, then the Server: Path box
+    //    (code-server is a remote window: machine-overridable settings sit in its Remote tab).
+    //    First a `wingman` that crashes at start (an incomplete venv): its error must show.
+    await toast.locator('.monaco-button', { hasText: 'Open Settings' }).first().click();
+    await page.locator('.settings-editor .settings-tabs-widget .action-label', { hasText: 'Remote' }).first().click();
+    const crasher = path.join(tmp, 'broken-venv-wingman');
+    fs.writeFileSync(crasher, '#!/bin/sh\necho "Traceback (most recent call last):" >&2\necho "ModuleNotFoundError: No module named \'pygls\'" >&2\nexit 1\n', { mode: 0o755 });
+    const box = page.locator('.settings-editor .setting-item-text:has-text("Server: Path") input').first();
+    await box.waitFor({ timeout: 20000 });
+    await box.fill(crasher);
+    await box.press('Enter');
+    const crash = toastWith('did not start');
+    await crash.waitFor({ timeout: 30000 });
+    result.crashMessage = await messageOf(crash);
+    step('crash at start reported', { message: result.crashMessage });
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0a-crash.png`) });
+    await box.fill(WINGMAN);
+    await box.press('Enter');
+    step('server path set in the Settings editor');
+  } else {
+    const toast = toastWith('wingman model pull');
+    await toast.waitFor({ timeout: 120000 });
+    result.missingModelMessage = await messageOf(toast);
+    await page.locator('.statusbar-item[aria-label="Wingman: error"]').waitFor({ timeout: 10000 });
+    step('missing model reported', { message: result.missingModelMessage });
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0-missing-model.png`) });
+    // 3. Fix the model path in the Settings editor: the server reloads (no restart needed).
+    await page.keyboard.press('F1');
+    await page.locator('.quick-input-widget input').fill('>Preferences: Open Settings (UI)');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Open Settings (UI)' }).first().waitFor({ timeout: 10000 });
+    await page.keyboard.press('Enter');
+    await page.locator('.settings-editor').waitFor({ timeout: 20000 });
+    await page.keyboard.type('wingman.model.path');
+    const box = page.locator('.settings-editor .setting-item-text:has-text("Model: Path") input').first();
+    await box.waitFor({ timeout: 20000 });
+    await box.fill('default');
+    await box.press('Enter');
+    step('model path set in the Settings editor');
     // The real model takes a while: the status-bar item shows it loading (with $/progress).
     const loading = page.locator('.statusbar-item[aria-label^="Wingman: loading"]');
     await loading.first().waitFor({ timeout: 30000 });
@@ -173,9 +207,15 @@ try {
   await page.locator('.statusbar-item[aria-label="Wingman: ready"]').waitFor({ timeout: 60000 * T });
   step('server ready after the settings change');
   await page.screenshot({ path: path.join(SHOTS, `${result.mode}-0b-settings-fixed.png`) });
-  // Back to calc.py.
+  // Clear the error messages (they would cover the editor), back to calc.py.
+  await page.keyboard.press('F1');
+  await page.locator('.quick-input-widget input').fill('>Notifications: Clear All Notifications');
+  await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Clear All Notifications' }).first().waitFor({ timeout: 10000 });
+  await page.keyboard.press('Enter');
+  await until('the messages to be cleared', async () => (await page.locator('.notifications-toasts .notification-toast').count()) === 0, 10000);
   await page.locator('.tab', { hasText: 'calc.py' }).first().click();
   await page.locator('.tab.active', { hasText: 'calc.py' }).waitFor({ timeout: 10000 });
+  step('back in calc.py');
 
   // 4. Type: a new line in the function body. Ghost text must come from the server.
   const editor = page.locator('.editor-instance .monaco-editor').first();
@@ -184,6 +224,7 @@ try {
   await page.keyboard.press('End');
   await page.keyboard.press('Enter'); // Python's on-enter rule indents the body
   await page.keyboard.type(REAL ? 'return' : 'ret', { delay: 50 });
+  step('typed');
   const ghost = editor.locator('.ghost-text-decoration, .ghost-text');
   await ghost.first().waitFor({ timeout: 20000 * T });
   result.ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
