@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install pull bench clean-venv
+.PHONY: run test install pull bench clean-venv vsix editors-deps test-editors
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,11 +23,25 @@ pull: install
 run: pull
 	$(BIN)/wingman complete examples/unfinished.py 14:9 --repeat 2
 
+# Emacs/eglot and Vim/ALE (Debian, ~30 s) for the editor snippet tests; without them (no root,
+# no apt) those tests skip and say why. The VS Code end-to-end run is `make test-editors`.
 test: pull
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	-$(MAKE) -C editors deps-light
+	$(BIN)/python -m pytest -q -m "not editors_e2e" $(PYTEST_ARGS)
 
 bench: pull
 	$(BIN)/wingman bench --out bench/results-latest.json
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The editor clients (editors/Makefile): the .vsix, and every editor test including VS Code in
+# code-server with Playwright (~5 min on a fresh machine, installs included).
+vsix:
+	$(MAKE) -C editors vsix
+
+editors-deps:
+	$(MAKE) -C editors deps
+
+test-editors: pull
+	$(MAKE) -C editors test-all PY=$(abspath $(BIN)/python)

@@ -260,6 +260,20 @@ def test_missing_server_executable_gives_a_clear_message(nvim, tmp_path):
     assert nvim.exec_lua("return #vim.lsp.get_clients()") == 0
 
 
+def test_server_that_dies_at_start_is_reported_with_its_error(nvim, tmp_path):
+    # A `wingman` from an incomplete virtual environment: it dies at once, saying why on stderr.
+    broken = tmp_path / "wingman"
+    broken.write_text('#!/bin/sh\necho "Traceback (most recent call last):" >&2\n'
+                      'echo "ModuleNotFoundError: No module named \'pygls\'" >&2\nexit 1\n')
+    broken.chmod(0o755)
+    setup_plugin(nvim, [str(broken), "serve"])
+    (tmp_path / "x.py").write_text("x = 1\n")
+    nvim.command(f"edit {tmp_path / 'x.py'}")
+    shown = wait(nvim, "vim.iter(_G.notes):find(function(n) return n:find('server stopped', 1, true) end)", 10000)
+    assert shown and "exit code 1" in shown and "No module named 'pygls'" in shown, nvim.exec_lua("return _G.notes")
+    assert nvim.exec_lua("return require('wingman').status.state") == "error"
+
+
 def test_missing_model_gives_a_clear_message(nvim, tmp_path):
     why = server_missing()
     if why:
