@@ -131,10 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-per-file", type=int, default=5)
     ap.add_argument("--out", help="write the table as JSON here")
     ap.add_argument("--cache", help="keep the engine's scores in this pickle (reused when present)")
+    ap.add_argument("--exclude", help="a --cache pickle of another run: leave its functions out (a held-out set)")
     args = ap.parse_args(argv)
 
     rng = random.Random(args.seed)
-    cases = [c for name, text in functions(args.functions * 2, args.seed) if (c := plant(name, text, rng))][: args.functions]
+    excluded = set(pickle.loads(Path(args.exclude).read_bytes())) if args.exclude else set()
+    cases = [c for name, text in functions(10_000, args.seed)
+             if name not in excluded and (c := plant(name, text, rng))][: args.functions]
     scores: dict[str, tuple[list, list]] = {}
     cache = Path(args.cache) if args.cache else None
     if cache and cache.exists():

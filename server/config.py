@@ -15,7 +15,7 @@ from typing import Any, get_type_hints
 
 # The default threshold on a token's natural-log probability under which it is hinted.
 # Calibrated with bench/diagnostics_eval.py (see server/README.md, "Diagnostics").
-DEFAULT_THRESHOLD = -9.0
+DEFAULT_THRESHOLD = -8.0
 
 TRANSLATE_LANGUAGES = ("python", "javascript", "typescript", "java", "cpp", "go", "rust")
 DEFAULT_LANGUAGES = [

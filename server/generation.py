@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _block_closed(text: str) -> bool:
+    """True once the reply holds a complete fenced code block (its closing fence has begun)."""
+    return sum(1 for line in text.split("\n") if line.lstrip().startswith("```")) >= 2
+
+
 def on_request_cancelled(ls: "WingmanServer", callback: Callable[[], None]) -> None:
     """pygls runs a command inside its own executeCommand handler, so `$/cancelRequest` cancels
     that outer request's future, not our task: watch that future."""
@@ -53,12 +58,18 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
 
     def run(cancel: Any) -> str:
         parts: list[str] = []
-        for i, delta in enumerate(engine.generate(messages, cancel, max_tokens)):
-            parts.append(delta)
-            if i % 8 == 7:
-                loop.call_soon_threadsafe(progress.report, f"{sum(map(len, parts))} characters")
-            if cancel.cancelled:
-                break
+        stream = engine.generate(messages, cancel, max_tokens)
+        try:
+            for i, delta in enumerate(stream):
+                parts.append(delta)
+                if i % 8 == 7:
+                    loop.call_soon_threadsafe(progress.report, f"{sum(map(len, parts))} characters")
+                if cancel.cancelled or (delta.count("`") and _block_closed("".join(parts))):
+                    break  # what follows a closed code block is chatter: stop paying for it
+        finally:
+            close = getattr(stream, "close", None)
+            if close:
+                close()
         return "".join(parts)
 
     job = ls.worker.submit(GENERATION, run)

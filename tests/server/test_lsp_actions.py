@@ -155,7 +155,8 @@ async def test_code_from_comment_fills_an_empty_body(s: Session, tmp_path):
 
 async def test_generation_cancelled_from_its_progress(s: Session, tmp_path):
     root, uri, text = project(tmp_path)
-    await s.start({"fakeEngine": {"reply": JS_REPLY * 20, "delayS": 0.05}}, root=root)
+    # A long reply whose code block never closes: the generation runs until cancelled.
+    await s.start({"fakeEngine": {"reply": "```go\n" + "x := 1\n" * 400, "delayS": 0.05}}, root=root)
     s.editor.open(uri, text)
     mark = s.editor.mark()
     rng = {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}

@@ -187,3 +187,26 @@ def test_worker_errors_reach_the_awaiter():
         job.future.result()
     assert w.submit(COMPLETION, lambda cancel: 2).future.result() == 2
     w.stop()
+
+
+def test_hints_skip_strings_and_offer_whole_names():
+    text = 'def f(count, total):\n    msg = "a < b"\n    """x < y"""\n    return multimode + total\n'
+    at = text.index("multimode")
+    scores = [
+        _score(text, "<", "<=", -12.0, nth=0),  # inside a string: not hinted
+        _score(text, "<", "<=", -12.0, nth=1),  # inside a docstring: not hinted
+        TokenScore(at - 1, at + 6, " multim", -12.0, " count", -0.3),  # a piece of a wrong name
+        TokenScore(at + 6, at + 9, "ode", -11.0, "ode", -0.1),
+    ]
+    # `multimode` must have appeared before to count as a wrong name, not a new one.
+    text2 = "multimode = 1\n" + text
+    shifted = [TokenScore(s.start + 14, s.end + 14, s.text, s.logprob, s.best_text, s.best_logprob) for s in scores]
+    assert find_hints(text, scores, -9.0) == []
+    (h,) = find_hints(text2, shifted, -9.0)
+    assert (text2[h.start:h.end], h.replacement) == ("multimode", "count")
+
+
+def test_hints_need_an_alternative_of_the_same_kind():
+    text = "x = 1\ny = x + 2\n"
+    scores = [_score(text, " +", " max", -12.0), _score(text, " 2", " 3", -12.0)]
+    assert [(h.text, h.replacement) for h in find_hints(text, scores, -9.0)] == [("2", "3")]
