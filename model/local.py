@@ -83,7 +83,7 @@ class LocalEngine:
                           quantization=quant, context_length=max_len)
         engine = cls(backbone, tokenizer, template, info)
         if template.order == "prefix_only":
-            engine._tokens_starting_with(" ")  # decode the vocabulary now, not on the first keystroke
+            engine._heal_candidates(" ")  # decode the vocabulary now, not on the first keystroke
         report("ready", 1.0)
         return engine
 
@@ -114,7 +114,7 @@ class LocalEngine:
         return logits[0, -1], common
 
     def _decode(self, slot: Slot, logits: torch.Tensor, max_new: int, cancel: CancelToken,
-                temperature: float = 0.0, first_allowed: torch.Tensor | None = None) -> Iterator[tuple[int, float]]:
+                temperature: float = 0.0, heal: str = "") -> Iterator[tuple[int, float]]:
         """Yield (token, log-probability); the next step runs only if the caller asks for more.
 
         Greedy decoding also tries prompt-lookup speculation: when the last tokens occurred
@@ -122,22 +122,27 @@ class LocalEngine:
         forward pass, and every one the model agrees with is accepted for free.
         """
         produced = 0
+        remaining = heal  # text the generated tokens must reproduce first (token healing)
         while produced < max_new:
             logprobs = logits.log_softmax(-1)
-            if produced == 0 and first_allowed is not None:
+            if remaining:
+                allowed = self._heal_candidates(remaining)
                 masked = torch.full_like(logprobs, -math.inf)
-                masked[first_allowed] = logprobs[first_allowed]
+                masked[allowed] = logprobs[allowed]
                 logprobs = masked
             if temperature > 0:
                 tok = int(torch.multinomial((logprobs / temperature).softmax(-1), 1))
             else:
                 tok = int(logprobs.argmax())
+            if remaining:
+                piece = self._vocab_text[tok]
+                remaining = "" if piece.startswith(remaining) else remaining[len(piece):]
             yield tok, float(logprobs[tok])
             produced += 1
             if tok in self.stop_ids or cancel.cancelled or len(slot.ids) + 1 >= self.max_len:
                 return
             room = min(max_new - produced, self.max_len - len(slot.ids) - 2)
-            draft = self._lookup(slot.ids, tok, min(self.lookahead, room)) if temperature == 0 else []
+            draft = self._lookup(slot.ids, tok, min(self.lookahead, room)) if temperature == 0 and not remaining else []
             out = self.backbone.forward(torch.tensor([[tok, *draft]]), slot.cache, len(slot.ids),
                                         last_only=not draft)[0]  # (1 + len(draft), V)
             slot.ids.append(tok)
@@ -165,11 +170,15 @@ class LocalEngine:
         return []
 
     # ---- token healing (prefix-only prompts) ----------------------------------------------
-    def _tokens_starting_with(self, text: str) -> torch.Tensor:
+    def _heal_candidates(self, text: str) -> torch.Tensor:
+        """Tokens that could come next while `text` is still to be reproduced: those that start
+        with it, and those that are a beginning of it ("\n   " for a healed "\n    ", so that the
+        model can still choose the usual " if" after it)."""
         if self._vocab_text is None:
             self._vocab_text = self.tok.batch_decode([[i] for i in range(len(self.tok))])
         if text not in self._heal_cache:
-            allowed = [i for i, t in enumerate(self._vocab_text) if t.startswith(text) and i not in self.stop_ids]
+            allowed = [i for i, t in enumerate(self._vocab_text)
+                       if t and (t.startswith(text) or text.startswith(t)) and i not in self.stop_ids]
             self._heal_cache[text] = torch.tensor(allowed or [self.tok.convert_tokens_to_ids(text)])
             if len(self._heal_cache) > 256:
                 self._heal_cache.popitem(last=False)
@@ -182,12 +191,12 @@ class LocalEngine:
         mode = choose_mode(request.prefix, request.suffix) if request.mode == "auto" else request.mode
         budget = max(16, min(request.budget, self.max_len - request.max_tokens - 8))
         prompt = self.builder.build(request.prefix, request.suffix, budget)
-        ids, heal, allowed = prompt.ids, "", None
+        ids, heal = prompt.ids, ""
         if self.template.order == "prefix_only" and len(ids) > 1:
-            # Token healing: the prefix's last token may be a fragment ("x = " ends in " "); let the
-            # model choose any token that starts with it instead.
+            # Token healing: the prefix's last token may be a fragment ("x = " ends in " "); drop
+            # it and let the model write it again in whichever tokens it prefers.
             heal = self.tok.decode(ids[-1:])
-            ids, allowed = ids[:-1], self._tokens_starting_with(heal)
+            ids = ids[:-1]
         if not ids:
             return []
         slot = self._slot("complete")
@@ -200,7 +209,7 @@ class LocalEngine:
         gen: list[int] = []
         logps: list[float] = []
         reason, text = "max_tokens", ""
-        for tok, lp in self._decode(slot, logits, request.max_tokens, cancel, request.temperature, allowed):
+        for tok, lp in self._decode(slot, logits, request.max_tokens, cancel, request.temperature, heal):
             if tok in self.stop_ids:
                 reason = "eos"
                 break

@@ -78,7 +78,7 @@ class DemoClient:
             kind = getattr(v, "kind", None) or v.get("kind")
             text = (getattr(v, "title", None) or v.get("title") or "") if kind == "begin" else (
                 getattr(v, "message", None) or v.get("message") or "")
-            if text:
+            if text and not text.endswith(" characters"):  # streaming counts: too chatty to print
                 say(f"  [progress] {text}")
 
         @c.feature(types.WINDOW_SHOW_MESSAGE)

@@ -111,3 +111,10 @@ def test_lookup_finds_the_continuation(tiny_engine):
     ids = [1, 2, 3, 4, 5, 9, 9, 1, 2]
     assert tiny_engine._lookup(ids, 3, 2) == [4, 5]
     assert tiny_engine._lookup(ids, 7, 2) == []
+
+
+def test_heal_candidates_include_tokens_that_begin_the_healed_text(tiny_engine):
+    vocab = tiny_engine._vocab_text or tiny_engine.tok.batch_decode([[i] for i in range(len(tiny_engine.tok))])
+    allowed = {vocab[int(i)] for i in tiny_engine._heal_candidates("\n    ")}
+    assert "\n" in allowed  # a beginning of the healed text
+    assert all(t.startswith("\n    ") or "\n    ".startswith(t) for t in allowed)

@@ -64,3 +64,9 @@ def test_a_gguf_file_loads_like_a_checkpoint(tmp_path, monkeypatch):
     engine = load_engine(EngineConfig(model=gguf, quantize="int8"))
     out = engine.complete(CompletionRequest(prefix="def square(x):\n    return x * ", mode="single", max_tokens=4))
     assert out and out[0].text.strip().startswith("x")
+
+
+def test_token_healing_keeps_the_indentation_the_user_typed(engine):
+    """The healed last token "\\n    " may be rewritten as "\\n   " + " if": never as deeper indentation."""
+    out = engine.complete(CompletionRequest(prefix="def add(a, b):\n    ", suffix="\n", mode="single", max_tokens=12))
+    assert out and not out[0].text.startswith(" "), out

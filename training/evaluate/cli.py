@@ -115,7 +115,8 @@ def evaluate(args, log=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
     rep = {
         "wingman_eval": 1,
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "command": (["python", "-m", "training.evaluate.cli"] if sys.argv[0].endswith("cli.py")
+                    else [Path(sys.argv[0]).name]) + sys.argv[1:],
         "settings": {"tasks": tasks, "limit": args.limit or None, "seed": args.seed, "budget": args.budget,
                      "repo_tests": not args.no_repo_tests},
         "heldout": [r.key for r in repos],
