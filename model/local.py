@@ -52,7 +52,7 @@ class LocalEngine:
         self.slots: dict[str, Slot] = {}
         self._vocab_text: list[str] | None = None
         self._heal_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self.lookahead = 6  # prompt-lookup draft length; 0 turns speculation off
+        self.lookahead = 3  # prompt-lookup draft length (3 measured best of 0, 3, 6); 0 turns it off
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod

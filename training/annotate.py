@@ -180,13 +180,16 @@ class Annotator:
         results = []
         for cand in self.candidates:
             self.counts["translate_candidates"] += 1
-            kept = None
+            kept, reason = None, ""
             for js in translator(cand["source"], cand["name"]):
                 ok, output = translate.check(cand["name"], js, cand["cases"], t.timeout_s)
                 if ok:
                     kept = js
                     break
-            results.append({"repo": cand["repo"], "name": cand["name"], "passed": kept is not None})
+                lines = [x for x in output.splitlines() if "Error" in x or x.startswith("test not")] or ["failed"]
+                reason = lines[0].strip()[:200]
+            results.append({"repo": cand["repo"], "name": cand["name"], "cases": len(cand["cases"]),
+                            "passed": kept is not None, **({} if kept else {"reason": reason})})
             if kept is None:
                 self.counts["translate_rejected"] += 1
                 continue

@@ -65,7 +65,10 @@ def extract_code(reply: str, language: str = "javascript") -> str:
     for lang, body in blocks:
         if lang.lower() in (language, "js", ""):
             return body
-    return blocks[0][1] if blocks else reply
+    if blocks:
+        return blocks[0][1]
+    opened = re.match(r"\s*```[ \t]*[\w+-]*[ \t]*\n", reply)  # a block cut off by max_new_tokens
+    return reply[opened.end():] if opened else reply
 
 
 def run_js(code: str, tests: str, timeout_s: float = 5.0) -> tuple[bool, str]:

@@ -102,7 +102,7 @@ def test_prompt_lookup_speculation_gives_the_same_greedy_text(tiny_engine):
             logits, _ = tiny_engine._prefill(slot, prompt, CancelToken())
             outputs[lookahead] = [t for t, _ in tiny_engine._decode(slot, logits, 40, CancelToken())]
     finally:
-        tiny_engine.stop_ids, tiny_engine.lookahead = stop_ids, 6
+        tiny_engine.stop_ids, tiny_engine.lookahead = stop_ids, 3
     assert len(outputs[6]) == 40
     assert outputs[6] == outputs[0]
 

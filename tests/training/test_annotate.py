@@ -121,3 +121,12 @@ class T:
     assert tests["test_intcomma"].cases == [("intcomma", [100], "100"), ("intcomma", [1000, 2], "1,000")]
     assert tests["test_double"].cases == []
     assert tests["test_upper"].cases == [("upper", ["a"], "A")]
+
+
+def test_extract_code_and_es_module_exports():
+    reply = "Here it is:\n```javascript\nexport function add(a, b) {\n  return a + b;\n}\n```\nDone."
+    code = translate.extract_code(reply)
+    assert code.startswith("export function add")
+    assert translate.extract_code("```js\nfunction f() {") == "function f() {"  # cut off mid-block
+    if shutil.which("node"):
+        assert translate.check("add", code, [([1, 2], 3)])[0]
