@@ -19,7 +19,10 @@ async def session(lsp_client: LanguageClient, request):
     editor = Editor(lsp_client)
     lsp_client._wingman = Session(lsp_client, editor, request.param)  # handed to `s` below
     yield
-    await lsp_client.shutdown_session()
+    if lsp_client.capabilities is None and lsp_client._server is not None:
+        lsp_client._server.kill()  # never initialized: it would wait for `exit` forever
+    else:
+        await lsp_client.shutdown_session()
 
 
 @pytest.fixture

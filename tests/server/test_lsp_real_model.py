@@ -33,7 +33,10 @@ pytestmark = [pytest.mark.real_model, pytest.mark.slow,
 async def real(lsp_client: LanguageClient):
     lsp_client._wingman = Session(lsp_client, Editor(lsp_client), "vscode")
     yield
-    await lsp_client.shutdown_session()
+    if lsp_client.capabilities is None and lsp_client._server is not None:
+        lsp_client._server.kill()  # never initialized: it would wait for `exit` forever
+    else:
+        await lsp_client.shutdown_session()
 
 
 async def test_real_model_end_to_end(real: LanguageClient, tmp_path, monkeypatch):
