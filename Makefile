@@ -21,7 +21,7 @@ pull: install
 	$(BIN)/wingman model pull
 
 run: pull
-	$(BIN)/wingman complete examples/unfinished.py 14:9 --repeat 2
+	$(BIN)/wingman demo
 
 # Emacs/eglot and Vim/ALE (Debian, ~30 s) for the editor snippet tests; without them (no root,
 # no apt) those tests skip and say why. The VS Code end-to-end run is `make test-editors`.

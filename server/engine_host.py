@@ -139,5 +139,6 @@ class EngineHost:
     def _fail(self, message: str) -> None:
         if "wingman model pull" not in message and "Fix:" not in message:
             message = f"{message} {FIX}"
-        self._set("error", message)
+        # The message first: a client that reacts to the status finds the reason already shown.
         self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
+        self._set("error", message)

@@ -23,9 +23,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _block_closed(text: str) -> bool:
-    """True once the reply holds a complete fenced code block (its closing fence has begun)."""
-    return sum(1 for line in text.split("\n") if line.lstrip().startswith("```")) >= 2
+def _block_closed(text: str, language: str | None = None) -> bool:
+    """True once the reply holds a complete fenced code block (in `language`, or untagged, when
+    given): what the task extracts is there, the rest would be chatter."""
+    from server.tasks.prompts import canonical
+
+    tag = None
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if not stripped.startswith("```"):
+            continue
+        if tag is None:
+            tag = stripped[3:].strip()
+        else:
+            if language is None or not tag or canonical(tag) == canonical(language):
+                return True
+            tag = None
+    return False
 
 
 def on_request_cancelled(ls: "WingmanServer", callback: Callable[[], None]) -> None:
@@ -48,7 +62,8 @@ def not_ready(ls: "WingmanServer") -> bool:
     return True
 
 
-async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage], max_tokens: int = 768) -> str | None:
+async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage], max_tokens: int = 768,
+                   language: str | None = None) -> str | None:
     """The reply's text, or None when cancelled or failed (the user has been told why)."""
     engine = ls.host.engine
     if engine is None:
@@ -64,7 +79,7 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
                 parts.append(delta)
                 if i % 8 == 7:
                     loop.call_soon_threadsafe(progress.report, f"{sum(map(len, parts))} characters")
-                if cancel.cancelled or (delta.count("`") and _block_closed("".join(parts))):
+                if cancel.cancelled or ("`" in delta and _block_closed("".join(parts), language)):
                     break  # what follows a closed code block is chatter: stop paying for it
         finally:
             close = getattr(stream, "close", None)

@@ -98,7 +98,8 @@ def register(server: "WingmanServer") -> None:
             return None
         context = snap.text[max(0, target.start - 3000): target.start]
         reply = await generate(ls, "Wingman: writing code",
-                               prompts.code_from_comment(context, target.stub, snap.language_id), max_tokens=384)
+                               prompts.code_from_comment(context, target.stub, snap.language_id), max_tokens=384,
+                               language=snap.language_id)
         if reply is None:
             return None
         body = _body_from_reply(prompts.extract_code(reply, snap.language_id), target)

@@ -57,7 +57,8 @@ def register(server: "WingmanServer") -> None:
             return None
         import_name = fn.name.split(".")[0]
         _, module = pysource.import_root(snap.path)
-        reply = await generate(ls, f"Wingman: tests for {fn.name}", prompts.tests(fn.source, fn.name, module))
+        reply = await generate(ls, f"Wingman: tests for {fn.name}", prompts.tests(fn.source, fn.name, module),
+                               language="python")
         if reply is None:
             return None
         tests = testgen.parse_reply(prompts.extract_code(reply, "python"), module)

@@ -50,7 +50,8 @@ def register(server: "WingmanServer") -> None:
             tell(ls, "Wingman: select the code to translate first.")
             return None
         name = prompts.display(target)
-        reply = await generate(ls, f"Wingman: translating to {name}", prompts.translate(code, snap.language_id, target))
+        reply = await generate(ls, f"Wingman: translating to {name}", prompts.translate(code, snap.language_id, target),
+                               language=target)
         if reply is None:
             return None
         out = prompts.extract_code(reply, target)
