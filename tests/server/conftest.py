@@ -11,7 +11,12 @@ from lsp_harness import Editor, Session, server_config
 
 # Telemetry and anything else the server writes goes here, not into the user's cache.
 HOME = tempfile.mkdtemp(prefix="wingman-test-home-")
-os.environ["WINGMAN_HOME"] = HOME
+
+
+@pytest.fixture(autouse=True)
+def _test_home(monkeypatch):
+    """Only for these tests: set at import time, it would hide the pulled model from the rest."""
+    monkeypatch.setenv("WINGMAN_HOME", HOME)
 
 
 @pytest_lsp.fixture(config=server_config(home=HOME), params=["neovim", "vscode"])

@@ -1,6 +1,6 @@
 """Two processes (accelerate launch, gloo) train exactly like one with twice the accumulation.
 
-Opt-in (about 30 s on a quiet machine): WINGMAN_SLOW_TESTS=1 pytest tests/training/test_multiprocess.py
+Opt-in (about 30 s on a quiet machine): WINGMAN_SLOW_TESTS=1 pytest tests/training_tests/test_multiprocess.py
 The same check is `python -m training.scripts.ddp_equivalence`; its measured numbers are in training/README.md.
 """
 
