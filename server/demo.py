@@ -108,7 +108,7 @@ class DemoClient:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     path.write_text(text)
                     say(f"  [edit] {path.relative_to(self.root)}:")
-                    for line in text.rstrip().split("\n")[-12:]:
+                    for line in text.rstrip().split("\n")[-24:]:
                         say(f"      {line}")
             return types.ApplyWorkspaceEditResult(applied=True)
 
