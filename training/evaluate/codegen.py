@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 
@@ -158,33 +157,8 @@ def run_gentests(engine, ctx: EvalContext) -> dict:
 # ---------------------------------------------------------------- translation
 
 
-class NotConvertible(ValueError):
-    pass
-
-
-def to_js(value) -> str:
-    """A Python literal as a JavaScript expression (as MultiPL-E converts test cases)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        if abs(value) > 2**53:
-            raise NotConvertible("integer beyond 2**53")
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise NotConvertible("non-finite float")
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(to_js(v) for v in value) + "]"
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise NotConvertible("dict with non-string keys")
-        return "{" + ", ".join(f"{json.dumps(k)}: {to_js(v)}" for k, v in value.items()) + "}"
-    raise NotConvertible(type(value).__name__)
+# The literal conversion is shared with the training package's execution-checked translation pairs.
+from training.translate import NotConvertible, to_js  # noqa: E402
 
 
 def js_cases(name: str, cases: list) -> list[str]:

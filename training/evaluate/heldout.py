@@ -31,16 +31,9 @@ def eval_home() -> Path:
 
 def read_manifest(path: str | Path = MANIFEST) -> list[tuple[str, str]]:
     """`name==version` lines; blank lines and # comments ignored."""
-    out = []
-    for raw in Path(path).read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        name, sep, version = line.partition("==")
-        if not sep or not name.strip() or not version.strip():
-            raise ValueError(f"{path}: expected name==version, got {line!r}")
-        out.append((name.strip(), version.strip()))
-    return out
+    from training.collect import read_manifest as read
+
+    return read(path)
 
 
 def is_test_path(rel: str) -> bool:
