@@ -274,12 +274,8 @@ class LocalEngine:
             part = ids[w0 : w0 + window + 1]
             if len(part) < 2 or cancel.cancelled:
                 break
-            # Reuse what the last scoring pass of this text computed (an edit rescoring the same file).
-            common = 0
-            for a, b in zip(slot.ids, part):
-                if a != b:
-                    break
-                common += 1
+            # Every position's logits are needed, so nothing is reused from the cache: scoring
+            # has its own slot only to leave the completion's cached prompt alone.
             logits = []
             for start in range(0, len(part), PREFILL_CHUNK):
                 if cancel.cancelled:
