@@ -129,7 +129,7 @@ def check_memory(needed: int, what: str) -> None:
 
 def plan(config: EngineConfig, params: int) -> tuple[torch.dtype, torch.dtype, str, bool]:
     """(load dtype, compute dtype, quantization, keep a dense copy for prefill)."""
-    on_cpu = config.device in ("cpu", "auto") and not torch.cuda.is_available() or config.device == "cpu"
+    on_cpu = config.device == "cpu"  # "auto" is resolved by the caller
     big = params > BIG_MODEL
     bf16_ok = (not on_cpu) or torch.ops.mkldnn._is_mkldnn_bf16_supported()
     names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -164,6 +164,6 @@ def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str):
         if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
             model.resize_token_embeddings(len(tokenizer))  # the adapter's tokenizer added FIM tokens
         model = PeftModel.from_pretrained(model, str(resolved.adapter_dir)).merge_and_unload()
-    if device not in ("cpu", "auto"):
+    if device != "cpu":
         model = model.to(device)
     return model.eval(), tokenizer

@@ -58,6 +58,8 @@ class LocalEngine:
     @classmethod
     def load(cls, config: EngineConfig, progress: Progress | None = None) -> "LocalEngine":
         report = progress or (lambda msg, frac: None)
+        if config.device == "auto":
+            config = replace(config, device="cuda" if torch.cuda.is_available() else "cpu")
         report("finding the model", 0.0)
         resolved = resolve(config.model, config.adapter)
         params = count_params(resolved.model_dir)
