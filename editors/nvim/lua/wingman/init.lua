@@ -229,26 +229,23 @@ local function exec(bufnr, command, arguments, what)
   end, bufnr)
 end
 
-local function cursor_position(bufnr, client)
-  return vim.lsp.util.make_position_params(0, client.offset_encoding).position
+--- Run a server command that takes (uri, cursor position), as generateTests and codeFromComment do.
+local function exec_at_cursor(bufnr, command, title)
+  bufnr = bufnr or api.nvim_get_current_buf()
+  local client = M.client(bufnr)
+  if not client then
+    return exec(bufnr)
+  end
+  local position = vim.lsp.util.make_position_params(0, client.offset_encoding).position
+  exec(bufnr, command, { vim.uri_from_bufnr(bufnr), position }, title)
 end
 
 function M.generate_tests(bufnr)
-  bufnr = bufnr or api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
-    return exec(bufnr)
-  end
-  exec(bufnr, "wingman.generateTests", { vim.uri_from_bufnr(bufnr), cursor_position(bufnr, client) }, "generating tests")
+  exec_at_cursor(bufnr, "wingman.generateTests", "generating tests")
 end
 
 function M.code_from_comment(bufnr)
-  bufnr = bufnr or api.nvim_get_current_buf()
-  local client = M.client(bufnr)
-  if not client then
-    return exec(bufnr)
-  end
-  exec(bufnr, "wingman.codeFromComment", { vim.uri_from_bufnr(bufnr), cursor_position(bufnr, client) }, "writing code")
+  exec_at_cursor(bufnr, "wingman.codeFromComment", "writing code")
 end
 
 --- Translate lines line1..line2 (or the last visual selection, when it spans them) to `lang`.
