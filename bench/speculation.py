@@ -5,10 +5,10 @@
 Greedy output is identical for every draft length (tests/model/test_local_engine.py checks it);
 only the speed changes. Each setting runs twice, interleaved, best kept: these machines are noisy.
 """
-import time, torch
+import time
 from model.factory import load_engine
 from model.config import EngineConfig
-from model.types import CompletionRequest, NEVER_CANCELLED
+from model.types import NEVER_CANCELLED
 import sys
 quant = sys.argv[1] if len(sys.argv) > 1 else "int8"
 e = load_engine(EngineConfig(quantize=quant))

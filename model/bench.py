@@ -12,7 +12,6 @@ from pathlib import Path
 
 import torch
 
-from model.config import EngineConfig
 from model.types import NEVER_CANCELLED, CompletionRequest
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "stats.py"
