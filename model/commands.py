@@ -12,7 +12,7 @@ from model.engine import EngineError
 
 
 def _engine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="default", help="'default', a Hugging Face checkpoint directory or a .gguf file")
+    p.add_argument("--model", default="default", help="'default' (the base + Wingman's shipped adapter), 'base', a Hugging Face checkpoint directory or a .gguf file")
     p.add_argument("--adapter", default=None, help="a peft adapter directory to merge")
     p.add_argument("--quantize", default="auto", choices=["auto", "none", "int8", "int4"])
     p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from `wingman model pull` (+ the shipped adapter, once trained)
+DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from `wingman model pull` + the shipped Wingman adapter
+BASE_MODEL = "base"  # the same base checkpoint without the adapter
 
 
 @dataclass
 class EngineConfig:
     backend: Literal["local", "remote", "fake"] = "local"
-    model: str = DEFAULT_MODEL  # "default", a Hugging Face checkpoint directory, or a .gguf file
+    model: str = DEFAULT_MODEL  # "default", "base", a Hugging Face checkpoint directory, or a .gguf file
     adapter: str | None = None  # a peft adapter directory, merged at load time
     device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"

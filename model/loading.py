@@ -11,10 +11,11 @@ from pathlib import Path
 
 import torch
 
-from model.config import DEFAULT_MODEL, EngineConfig
+from model.config import BASE_MODEL, DEFAULT_MODEL, EngineConfig
 from model.engine import EngineError, ModelNotFoundError
 from model.paths import models_dir
 
+SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "wingman-v1"  # training/MODEL_CARD.md
 BIG_MODEL = 1_000_000_000  # params; above this, load in bf16 and keep no dense copy beside int4/int8
 
 
@@ -67,19 +68,26 @@ def _gguf_dir(path: Path) -> Path:
     return out
 
 
+def shipped_adapter() -> Path | None:
+    """The Wingman adapter in the repository, applied to the pulled base model by "default"."""
+    return SHIPPED_ADAPTER if (SHIPPED_ADAPTER / "adapter_config.json").is_file() else None
+
+
 def resolve(model: str, adapter: str | None) -> Resolved:
-    path = _default_dir() if model in (DEFAULT_MODEL, "") else Path(model).expanduser()
+    if model in (DEFAULT_MODEL, "") and not adapter and shipped_adapter():
+        adapter = str(shipped_adapter())
+    path = _default_dir() if model in (DEFAULT_MODEL, BASE_MODEL, "") else Path(model).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         path = _gguf_dir(path)
     if path.is_dir() and (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
         adapter, path = str(path), None  # an adapter directory given as the model: load its base
         base = json.loads((Path(adapter) / "adapter_config.json").read_text()).get("base_model_name_or_path")
-        path = _default_dir() if base in (None, "", DEFAULT_MODEL) else Path(base)
+        path = _default_dir() if base in (None, "", DEFAULT_MODEL, BASE_MODEL) else Path(base)
         if path.suffix == ".gguf":
             path = _gguf_dir(path)
     if not (path.is_dir() and (path / "config.json").is_file()):
         raise ModelNotFoundError(
-            f"no model at {model!r}: expected 'default', a checkpoint directory with config.json, "
+            f"no model at {model!r}: expected 'default', 'base', a checkpoint directory with config.json, "
             "a peft adapter directory, or a .gguf file"
         )
     adapter_dir = Path(adapter).expanduser() if adapter else None

@@ -33,7 +33,7 @@ def _meta(help: str, choices: tuple | None = None, lo: float | None = None, hi: 
 @dataclass
 class ModelSettings:
     backend: str = field(default="local", metadata=_meta("local, remote or fake", ("local", "remote", "fake")))
-    path: str = field(default="default", metadata=_meta('"default", a checkpoint directory or a .gguf file'))
+    path: str = field(default="default", metadata=_meta('"default" (the base model + the shipped Wingman adapter), "base", a checkpoint directory or a .gguf file'))
     adapter: str | None = field(default=None, metadata=_meta("a peft adapter directory"))
     device: str = field(default="cpu", metadata=_meta('"cpu", "cuda", "cuda:1", "mps" or "auto"'))
     quantize: str = field(default="auto", metadata=_meta("auto, none, int8 or int4", ("auto", "none", "int8", "int4")))

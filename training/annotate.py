@@ -44,29 +44,43 @@ def windows(text: str, size: int) -> list[str]:
     return out
 
 
+def _line_bounds(text: str, pos: int) -> tuple[int, int]:
+    """Start of pos's line and the index after its newline (or len(text))."""
+    start = text.rfind("\n", 0, pos) + 1
+    nl = text.find("\n", pos)
+    return start, len(text) if nl < 0 else nl + 1
+
+
+def _after_lines(text: str, pos: int, k: int) -> int:
+    for _ in range(k):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return len(text)
+        pos = nl + 1
+    return pos
+
+
 def fim_split(text: str, rng: random.Random, max_lines: int) -> tuple[str, str, str]:
-    """(prefix, middle, suffix): the cursor anywhere; the middle either the rest of the line, a
-    few whole lines, or a random span — the cases an editor asks for."""
+    """(prefix, middle, suffix) in the shapes an editor asks for: the rest of a line from anywhere
+    in it; one line's code after its indentation; a block of lines after the first one's
+    indentation; the rest of a line with nothing after it (typing at the end of a file); a random span."""
     n = len(text)
-    start = rng.randrange(n)
+    pos = rng.randrange(n)
+    line_start, line_end = _line_bounds(text, pos)
+    indent = line_start + len(text[line_start:line_end]) - len(text[line_start:line_end].lstrip(" \t"))
     mode = rng.random()
-    if mode < 0.4:  # finish the current line
-        end = text.find("\n", start)
-        end = n if end < 0 else end + 1
-    elif mode < 0.8:  # a few lines
-        end = start
-        for _ in range(rng.randint(1, max_lines)):
-            nl = text.find("\n", end)
-            if nl < 0:
-                end = n
-                break
-            end = nl + 1
+    if mode < 0.3:  # finish the current line from the cursor
+        start, end = pos, line_end
+    elif mode < 0.5:  # one line's code, its indentation kept before the cursor
+        start, end = min(indent, line_end), line_end
+    elif mode < 0.75:  # a few whole lines, cursor after the first one's indentation
+        start, end = min(indent, line_end), _after_lines(text, line_start, rng.randint(2, max(2, max_lines)))
+        if rng.random() < 0.3:  # a new body at the end of the file: nothing after it
+            return text[:start], text[start:end], ""
+    elif mode < 0.85:  # finish the line; nothing after it
+        return text[:pos], text[pos:line_end], ""
     else:  # a random span within max_lines
-        stop = start
-        for _ in range(max_lines):
-            nl = text.find("\n", stop)
-            stop = n if nl < 0 else nl + 1
-        end = rng.randint(start, stop)
+        start, end = pos, rng.randint(pos, _after_lines(text, pos, max_lines))
     return text[:start], text[start:end], text[end:]
 
 

@@ -32,8 +32,9 @@ class StepError(RuntimeError):
 
 
 def resolve_base_model(name: str) -> Path:
-    """'default' is the checkpoint `wingman model pull` writes; anything else is a directory."""
-    if name == "default":
+    """'default' (or 'base') is the base checkpoint `wingman model pull` writes — training starts
+    from it, never from the shipped adapter; anything else is a directory."""
+    if name in ("default", "base"):
         try:
             from model.pull import default_model_dir
         except ImportError:
@@ -167,8 +168,24 @@ class PackConfig:
     val_fraction: float = 0.05  # of repositories (never of files)
     val_repos: list[str] = field(default_factory=list)  # force these repositories into validation
     seed: int = 0
+    # Share of each sample kind kept (kind → probability, seeded; unnamed kinds keep all): one
+    # annotation serves several mixes, e.g. the FIM rate of a sweep.
+    keep: dict[str, str] = field(default_factory=dict)
+    # false: a sample never straddles two sequences (first-fit into a few open sequences, the rest
+    # padded and masked), so every FIM sample keeps its markers, context and middle together.
+    split_samples: bool = False
+    open_sequences: int = 8
 
     def __post_init__(self) -> None:
+        for kind, share in self.keep.items():
+            try:
+                ok = 0 <= float(share) <= 1
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ConfigError(f"keep.{kind} must be a number in [0, 1], not {share!r}")
+        if self.open_sequences < 1:
+            raise ConfigError("open_sequences must be >= 1")
         if self.seq_len < 16:
             raise ConfigError("seq_len must be at least 16")
         if not 0 <= self.val_fraction < 1:
@@ -201,8 +218,15 @@ class TrainConfig:
     keep_checkpoints: int = 2
     log_every: int = 1
     seed: int = 0
-    mixed_precision: str = "no"  # no | bf16 | fp16 (accelerate)
+    mixed_precision: str = "no"  # no | bf16 | fp16 (accelerate); bf16 autocast also pays on CPUs with AMX
     cpu: bool = False  # force CPU even with a GPU
+    # The new FIM rows start from these words' embeddings (mean over each word's tokens), so the
+    # three markers differ from the first step; random rows near the vocabulary mean took more
+    # steps than a CPU run has to tell apart (bench/EVAL.md, the 30-step run).
+    fim_token_init: dict[str, str] = field(default_factory=lambda: {
+        "<|wm_fim_prefix|>": " prefix", "<|wm_fim_suffix|>": " suffix",
+        "<|wm_fim_middle|>": " middle", "<|wm_fim_pad|>": " pad"})
+    token_lr_scale: float = 10.0  # the FIM rows' learning rate, as a multiple of lr
 
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):
@@ -214,6 +238,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 1")
         if self.lr <= 0:
             raise ConfigError("lr must be positive")
+        if self.token_lr_scale <= 0:
+            raise ConfigError("token_lr_scale must be positive")
         if not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError("min_lr_ratio must be in [0, 1]")
 
@@ -277,6 +303,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
             if not isinstance(value, list):
                 raise ValueError
             return value
+        if typing.get_origin(hint) is dict:
+            if not isinstance(value, dict):
+                raise ValueError
+            return {str(k): str(v) for k, v in value.items()}
     except ValueError:
         raise ConfigError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}") from None
     return value

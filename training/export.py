@@ -2,7 +2,7 @@
 
 Merged (default): the adapter folded into the base weights; `AutoModelForCausalLM.from_pretrained`
 loads it alone. Kept: the peft adapter, the tokenizer with the FIM tokens beside it, and
-`base_model_name_or_path` = "default" or the base's path; the loader resizes the base embeddings to
+`base_model_name_or_path` = "base" (the pulled base model) or the base's path; the loader resizes the base embeddings to
 the tokenizer before applying the adapter. Either way wingman.json records the FIM template, base
 model and hash, data manifest and counts, training config, and evaluation results once they exist.
 """
@@ -76,7 +76,7 @@ def run(cfg: ExportConfig) -> dict:
         shutil.copytree(final, tmp)
         acfg = read_json(tmp / "adapter_config.json")
         name = summary.get("base_model")
-        acfg["base_model_name_or_path"] = "default" if name == "default" else str(resolve_base_model(name).resolve())
+        acfg["base_model_name_or_path"] = "base" if name in ("default", "base") else str(resolve_base_model(name).resolve())
         write_json(tmp / "adapter_config.json", acfg)
     else:
         model = AutoModelForCausalLM.from_pretrained(final, dtype=torch.float32)

@@ -52,12 +52,39 @@ def tokenize_sample(tok, segments) -> tuple[list[int], list[int]]:
     return ids, labels
 
 
-def packed(input_dir: str, tok, seq_len: int, repos: set[str], counts: Counter):
-    """Yield {'input_ids', 'labels'} rows of exactly seq_len tokens (the tail is dropped)."""
+def kept(rec: dict, keep: dict[str, str], seed: int) -> bool:
+    """A seeded, order-free coin per sample: the same samples survive whatever the shard layout."""
+    share = float(keep.get(rec.get("kind", ""), 1.0))
+    if share >= 1:
+        return True
+    key = f"{seed}:{rec.get('kind')}:{rec.get('repo')}:{rec.get('path')}:{rec.get('segments')!r}"
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
+
+
+def packed(input_dir: str, tok, seq_len: int, repos: set[str], counts: Counter, keep: dict | None = None,
+           seed: int = 0, split_samples: bool = True, open_sequences: int = 8):
+    """Yield {'input_ids', 'labels'} rows of exactly seq_len tokens.
+
+    split_samples: concatenate and cut (the tail is dropped). Otherwise a sample goes whole into the
+    first open sequence with room; with none, the fullest is padded (labels -100) and yielded. A
+    sample longer than seq_len is cut into seq_len pieces of its own."""
+    pad = tok.convert_tokens_to_ids(WINGMAN_PAD)
+    bins: list[tuple[list[int], list[int]]] = []
+
+    def flush(i: int):
+        ids, labels = bins.pop(i)
+        n = seq_len - len(ids)
+        counts["sequences"] += 1
+        counts["pad_tokens"] += n
+        return {"input_ids": ids + [pad] * n, "labels": labels + [-100] * n}
+
     buf_ids: list[int] = []
     buf_labels: list[int] = []
     for rec in iter_records(input_dir, errors=counts):
         if rec.get("repo") not in repos:
+            continue
+        if keep and not kept(rec, keep, seed):
+            counts["skipped_by_keep"] += 1
             continue
         try:
             ids, labels = tokenize_sample(tok, rec["segments"])
@@ -67,14 +94,32 @@ def packed(input_dir: str, tok, seq_len: int, repos: set[str], counts: Counter):
         counts["samples"] += 1
         counts["tokens"] += len(ids)
         counts["trained_tokens"] += sum(1 for x in labels if x != -100)
+        if not split_samples:
+            while len(ids) > seq_len:  # one oversized sample: whole sequences of its own
+                yield {"input_ids": ids[:seq_len], "labels": labels[:seq_len]}
+                counts["sequences"] += 1
+                ids, labels = ids[seq_len:], labels[seq_len:]
+            for i, (b_ids, b_labels) in enumerate(bins):
+                if len(b_ids) + len(ids) <= seq_len:
+                    b_ids.extend(ids)
+                    b_labels.extend(labels)
+                    if len(b_ids) == seq_len:
+                        yield flush(i)
+                    break
+            else:
+                if len(bins) >= open_sequences:
+                    yield flush(max(range(len(bins)), key=lambda i: len(bins[i][0])))
+                bins.append((list(ids), list(labels)))
+            continue
         buf_ids.extend(ids)
         buf_labels.extend(labels)
         while len(buf_ids) >= seq_len:
             yield {"input_ids": buf_ids[:seq_len], "labels": buf_labels[:seq_len]}
             counts["sequences"] += 1
             del buf_ids[:seq_len], buf_labels[:seq_len]
+    while bins:
+        yield flush(0)
     if buf_ids and counts["sequences"] == 0:  # a tiny corpus: pad the one short sequence
-        pad = tok.convert_tokens_to_ids(WINGMAN_PAD)
         n = seq_len - len(buf_ids)
         yield {"input_ids": buf_ids + [pad] * n, "labels": buf_labels + [-100] * n}
         counts["sequences"] += 1
@@ -108,7 +153,8 @@ def run(cfg: PackConfig, tokenizer=None) -> dict:
                 ds = datasets.Dataset.from_generator(
                     packed, features=features, cache_dir=str(cache), keep_in_memory=False,
                     gen_kwargs={"input_dir": cfg.input, "tok": tok, "seq_len": cfg.seq_len, "repos": names,
-                                "counts": counts})
+                                "counts": counts, "keep": cfg.keep, "seed": cfg.seed,
+                                "split_samples": cfg.split_samples, "open_sequences": cfg.open_sequences})
             except ValueError:  # datasets refuses a generator that yields nothing
                 ds = None
         if ds is None:

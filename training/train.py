@@ -82,6 +82,7 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
     if model.get_input_embeddings().weight.shape[0] < len(tok):
         model.resize_token_embeddings(len(tok))
+        init_fim_rows(model, tok, cfg.fim_token_init)
     model.config.use_cache = False
     if cfg.mode == "lora":
         from peft import LoraConfig, get_peft_model
@@ -91,6 +92,35 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
                           target_modules=cfg.lora_targets, trainable_token_indices=fim_ids, task_type="CAUSAL_LM")
         model = get_peft_model(model, lcfg)
     return model, base
+
+
+def init_fim_rows(model, tok, words: dict[str, str]) -> None:
+    """Each new marker's row ← the mean embedding of its word's tokens (tied output rows follow)."""
+    emb = model.get_input_embeddings().weight
+    vocab = tok.get_vocab()
+    with torch.no_grad():
+        for token, word in words.items():
+            if token not in vocab or not word:
+                continue
+            ids = tok(word, add_special_tokens=False)["input_ids"]
+            emb[vocab[token]] = emb[ids].mean(0)
+
+
+def param_groups(model, cfg: TrainConfig) -> list[dict]:
+    """AdamW groups: matrices with weight decay, vectors without, the FIM rows at lr × token_lr_scale."""
+    tokens, decay, no_decay = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if "trainable_tokens" in name:
+            tokens.append(p)
+        else:
+            (decay if p.ndim >= 2 else no_decay).append(p)
+    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    if tokens:
+        groups.append({"params": tokens, "weight_decay": 0.0, "lr": cfg.lr * cfg.token_lr_scale})
+    return [g for g in groups if g["params"]]
 
 
 def plot(log_rows: list[dict], path: Path) -> None:
@@ -147,10 +177,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
 
     model, base = build_model(cfg, tok, fim_ids)
     params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.ndim >= 2]
-    no_decay = [p for p in params if p.ndim < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg))
     model, optimizer = acc.prepare(model, optimizer)  # the scheduler steps once per optimizer step, ourselves
     raw = acc.unwrap_model(model)

@@ -95,3 +95,21 @@ def test_second_pull_does_nothing(wingman_home, capsys):
     (out / MARKER).write_text(json.dumps({"source": {"sha256": DEFAULT.sha256}}))
     assert pull() == out
     assert "already pulled" in capsys.readouterr().out
+
+
+def test_default_applies_the_shipped_adapter_and_base_does_not(tiny_dir, tmp_path, monkeypatch):
+    import model.loading as loading
+    import model.pull as pull
+
+    monkeypatch.setattr(pull, "default_model_dir", lambda: tiny_dir)
+    shipped, other = tmp_path / "shipped", tmp_path / "other"
+    for d in (shipped, other):
+        d.mkdir()
+        (d / "adapter_config.json").write_text("{}")
+    monkeypatch.setattr(loading, "SHIPPED_ADAPTER", shipped)
+    assert loading.resolve("default", None).adapter_dir == shipped
+    assert loading.resolve("base", None).adapter_dir is None
+    assert loading.resolve("default", str(other)).adapter_dir == other  # an explicit adapter wins
+    assert loading.resolve("base", None).model_dir == loading.resolve("default", None).model_dir == tiny_dir
+    monkeypatch.setattr(loading, "SHIPPED_ADAPTER", tmp_path / "not-there")
+    assert loading.resolve("default", None).adapter_dir is None  # a checkout without the adapter: the base

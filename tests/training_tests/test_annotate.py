@@ -28,12 +28,28 @@ def test_fim_samples_use_the_engine_template_in_both_orders():
     for order in ("psm", "spm"):
         for _ in range(20):
             prefix, middle, suffix = annotate.fim_split(text, rng, 5)
-            assert prefix + middle + suffix == text
+            assert text.startswith(prefix + middle + suffix)  # the suffix may be dropped (end of file)
             segs = annotate.fim_sample(prefix, middle, suffix, order)
             rendered = "".join(s for s, _ in segs)
             assert rendered == WINGMAN.render(prefix, suffix, order) + middle + "<|endoftext|>"
     spm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "spm"))
     assert spm == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>M<|endoftext|>"
+
+
+def test_fim_splits_cover_the_shapes_an_editor_asks_for():
+    """Rest of a line from mid-line; a line's code after its indentation; whole lines; no suffix."""
+    rng = random.Random(1)
+    seen = set()
+    for _ in range(400):
+        prefix, middle, suffix = annotate.fim_split(GEOMETRY, rng, 5)
+        line_start = prefix[prefix.rfind("\n") + 1:]
+        if not suffix:
+            seen.add("no suffix")
+        if middle.endswith("\n") and middle.count("\n") == 1 and line_start.strip():
+            seen.add("rest of line")
+        if middle.endswith("\n") and line_start and not line_start.strip() and middle.strip():
+            seen.add("line after indentation" if middle.count("\n") == 1 else "block after indentation")
+    assert seen == {"no suffix", "rest of line", "line after indentation", "block after indentation"}, seen
 
 
 def test_mining_finds_functions_tests_and_literal_cases():

@@ -6,6 +6,7 @@ import datasets
 from transformers import AutoTokenizer
 
 from training import pack
+from training.config import PackConfig
 from training.io import iter_records
 
 from .pipeline import run_data_steps
@@ -52,3 +53,34 @@ def test_split_repos_is_deterministic_and_keeps_one_for_training():
     assert len(val) == 2 and val == pack.split_repos(list(reversed(repos)), 0.2, [], seed=0)
     assert pack.split_repos(["a==1", "b==1"], 0.9, [], 0) != {"a==1", "b==1"}
     assert pack.split_repos(repos, 0.1, ["r3==1"], 0) == {"r3==1"}
+
+
+def test_keep_sets_the_mix_and_samples_never_straddle_sequences(two_repos, tmp_path, tiny_tokenizer):
+    run_data_steps(two_repos, tmp_path, tiny_tokenizer, seq_len=64, plain_rate=1.0, fim_per_file=3)
+    records = [r for r in iter_records(tmp_path / "annotate")]
+    keep = {"plain": "0", "fim_spm": "0.5"}
+    report = pack.run(PackConfig(input=str(tmp_path / "annotate"), output=str(tmp_path / "mixed"), seq_len=256,
+                                 val_fraction=0.0, keep=keep, seed=7), tokenizer=tiny_tokenizer)
+    kept = [r for r in records if pack.kept(r, keep, 7)]
+    assert not any(r["kind"] == "plain" for r in kept)
+    spm = [r for r in records if r["kind"] == "fim_spm"]
+    assert 0 < sum(r in kept for r in spm) < len(spm)
+    assert report["splits"]["train"]["samples"] == len(kept)
+    tok = AutoTokenizer.from_pretrained(tmp_path / "mixed" / "tokenizer")
+    pad = tok.convert_tokens_to_ids("<|wm_fim_pad|>")
+    samples = {tuple(pack.tokenize_sample(tok, r["segments"])[0]) for r in kept}
+    assert max(map(len, samples)) <= 256
+    rows = datasets.load_from_disk(str(tmp_path / "mixed" / "train"))
+    found = 0
+    for row in rows:
+        ids, labels = row["input_ids"], row["labels"]
+        end = len(ids)
+        while end and ids[end - 1] == pad and labels[end - 1] == -100:
+            end -= 1
+        pos = 0
+        while pos < end:  # the row is whole samples, one after another
+            match = [s for s in samples if tuple(ids[pos:pos + len(s)]) == s]
+            assert match, f"a sample is cut at token {pos} of a row"
+            pos += max(map(len, match))
+            found += 1
+    assert found == len(kept)

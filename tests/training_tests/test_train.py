@@ -96,6 +96,25 @@ def test_lora_trains_only_adapters_and_fim_rows(packed, tiny_model, tmp_path):
     assert sorted(p.name for p in (out / "checkpoints").glob("step-*")) == ["step-0000001", "step-0000002"]
 
 
+def test_fim_rows_start_from_their_words_and_learn_faster(packed, tiny_model):
+    from transformers import AutoTokenizer
+
+    cfg = load_config(TrainConfig, None, _config(packed, tiny_model, packed.parent / "unused", token_lr_scale=7.0))
+    tok = AutoTokenizer.from_pretrained(packed / "tokenizer")
+    fim_ids = tok.convert_tokens_to_ids(["<|wm_fim_prefix|>", "<|wm_fim_suffix|>", "<|wm_fim_middle|>", "<|wm_fim_pad|>"])
+    model, _ = train.build_model(cfg, tok, fim_ids)
+    emb = model.get_input_embeddings()
+    weight = emb.get_base_layer().weight if hasattr(emb, "get_base_layer") else emb.weight
+    for token, word in cfg.fim_token_init.items():
+        words = tok(word, add_special_tokens=False)["input_ids"]
+        assert torch.allclose(weight[tok.convert_tokens_to_ids(token)], weight[words].mean(0))
+    rows = {tuple(weight[i].tolist()) for i in fim_ids}
+    assert len(rows) == 4  # four different starting points
+    groups = train.param_groups(model, cfg)
+    token_groups = [g for g in groups if g.get("lr") == cfg.lr * 7.0]
+    assert len(token_groups) == 1 and all(p.shape[0] == 4 for p in token_groups[0]["params"])
+
+
 def test_full_fine_tuning_writes_a_loadable_model(packed, tiny_model, tmp_path):
     from transformers import AutoModelForCausalLM
 

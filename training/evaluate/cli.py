@@ -21,11 +21,13 @@ TASKS = ("line", "infill", "humaneval", "tests", "translate", "latency")
 def register(subparsers) -> None:
     p = subparsers.add_parser("eval", help="evaluate checkpoints: completion, infilling, HumanEval, tests, "
                               "translation, latency", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", default="default", help="the base model: 'default', a checkpoint directory or a .gguf")
+    p.add_argument("--model", default="base", help="the base model: 'base' (SmolLM2-135M-Instruct as pulled), 'default' "
+                   "(base + the shipped Wingman adapter), a checkpoint directory or a .gguf; candidate adapters apply to it")
     p.add_argument("--adapter", default=None, help="a peft adapter merged into the base model")
     p.add_argument("--name", default="base", help="the base model's column in the report")
     p.add_argument("--candidate", action="append", default=[], metavar="NAME=PATH",
-                   help="a checkpoint directory, or a peft adapter directory (applied to --model); repeatable")
+                   help="a checkpoint directory, 'default' (the shipped model), or a peft adapter directory "
+                   "(applied to --model); repeatable")
     p.add_argument("--no-base", action="store_true", help="evaluate only the candidates")
     p.add_argument("--compare", action="append", default=[], metavar="REPORT.json",
                    help="add the candidates of an earlier report (flagged when their samples differ)")
