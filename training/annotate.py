@@ -84,9 +84,11 @@ def fim_split(text: str, rng: random.Random, max_lines: int) -> tuple[str, str, 
     return text[:start], text[start:end], text[end:]
 
 
-def fim_sample(prefix: str, middle: str, suffix: str, order: str) -> list[list]:
+def fim_sample(prefix: str, middle: str, suffix: str, order: str, loss: str = "all") -> list[list]:
+    """loss "middle": only the middle and its EOT are trained. A fine-tune has few tokens to teach
+    FIM with, and ~90% of a sample is context the base model already predicts left to right."""
     pieces = WINGMAN.pieces(prefix, suffix, order)
-    return [[p, True] for p in pieces if p] + [[middle, True], [EOT, True]]
+    return [[p, loss == "all"] for p in pieces if p] + [[middle, True], [EOT, True]]
 
 
 # ---------------------------------------------------------------- chat
@@ -111,6 +113,16 @@ def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(resolve_base_model(name))
+
+
+def module_of(path: str) -> str:
+    """A source path as the module a test imports: src/pkg/mod.py → pkg.mod."""
+    parts = path.removesuffix(".py").split("/")
+    if parts and parts[0] in ("src", "lib"):
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts) or "module"
 
 
 def fence(code: str, lang: str = "python") -> str:
@@ -141,7 +153,7 @@ class Annotator:
             for _ in range(cfg.fim_per_file):
                 prefix, middle, suffix = fim_split(win, self.rng, cfg.fim_max_middle_lines)
                 order = "spm" if self.rng.random() < cfg.fim_spm_rate else "psm"
-                self.emit(f"fim_{order}", rec, fim_sample(prefix, middle, suffix, order))
+                self.emit(f"fim_{order}", rec, fim_sample(prefix, middle, suffix, order, cfg.fim_loss))
 
     def repo(self, recs: list[dict]) -> None:
         try:
@@ -181,13 +193,27 @@ class Annotator:
             if cfg.test_pairs:
                 body = "\n\n".join(t.source.rstrip() for t in ts[:3])
                 if len(body) <= cfg.max_function_chars:
-                    user = f"Write pytest tests for this Python function:\n\n{fence(fn.source)}"
-                    self.emit("function_to_tests", {**rec, "path": rec["path"]}, self.chat(user, fence(body)))
+                    user, answer = self.tests_request(fn, module_of(rec["path"]), body)
+                    self.emit("function_to_tests", {**rec, "path": rec["path"]}, self.chat(user, fence(answer)))
             cases = [(args, exp) for t in ts for callee, args, exp in t.cases if callee == name]
             cases = translate.convertible_cases(cases)
             if fn.toplevel and cases and cfg.translate.enabled and len(self.candidates) < cfg.translate.max_functions:
                 self.candidates.append({"repo": rec["repo"], "path": rec["path"], "name": name,
                                         "source": fn.source, "cases": cases[:20]})
+
+    def tests_request(self, fn, module: str, body: str) -> tuple[str, str]:
+        """Three phrasings of "write tests", as the server's action, a test-file request naming the
+        import, and a bare one; the answer imports the function where the request asks for a file."""
+        pick = self.rng.random()
+        if pick < 0.4:
+            return (f"Write pytest tests for the function `{fn.name}` from the module `{module}`:\n"
+                    f"{fence(fn.source)}\nWrite several small `def test_...():` functions with plain asserts. "
+                    f"Assume `{fn.name}` is already imported.", body)
+        if pick < 0.8:
+            return (f"Write pytest tests for the Python function `{fn.name}` below. It is in the module `{module}`: "
+                    f"import it with `from {module} import {fn.name}`. Answer with one ```python code block holding "
+                    f"the whole test file.\n\n{fence(fn.source)}", f"from {module} import {fn.name}\n\n\n{body}")
+        return f"Write pytest tests for this Python function:\n\n{fence(fn.source)}", body
 
     def translations(self, translator: translate.Translator) -> list[dict]:
         t = self.cfg.translate

@@ -143,6 +143,7 @@ class AnnotateConfig:
     fim_spm_rate: float = 0.5  # share in suffix-prefix-middle order (the rest PSM)
     fim_window_chars: int = 6000  # a file longer than this is cut into windows first
     fim_max_middle_lines: int = 12
+    fim_loss: str = "all"  # all | middle: which tokens of a FIM sample are trained
     plain_rate: float = 0.1  # share of windows kept as plain left-to-right text
     docstring_pairs: bool = True
     signature_pairs: bool = True
@@ -155,6 +156,8 @@ class AnnotateConfig:
         for name in ("fim_spm_rate", "plain_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in [0, 1]")
+        if self.fim_loss not in ("all", "middle"):
+            raise ConfigError(f"fim_loss must be all or middle, not {self.fim_loss!r}")
         if self.fim_per_file < 0:
             raise ConfigError("fim_per_file must be >= 0")
 
@@ -195,6 +198,7 @@ class PackConfig:
 @dataclass
 class TrainConfig:
     data: str = "runs/data/pack"
+    validation: str = ""  # a pack directory whose validation split scores the run (default: data's)
     output: str = "runs/train"
     base_model: str = "default"
     mode: str = "lora"  # lora | full

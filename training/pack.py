@@ -57,7 +57,8 @@ def kept(rec: dict, keep: dict[str, str], seed: int) -> bool:
     share = float(keep.get(rec.get("kind", ""), 1.0))
     if share >= 1:
         return True
-    key = f"{seed}:{rec.get('kind')}:{rec.get('repo')}:{rec.get('path')}:{rec.get('segments')!r}"
+    texts = [seg[0] for seg in rec.get("segments") or [] if isinstance(seg, (list, tuple)) and seg]
+    key = f"{seed}:{rec.get('kind')}:{rec.get('repo')}:{rec.get('path')}:{texts!r}"  # not the loss flags
     return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF < share
 
 

@@ -173,7 +173,8 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
     tok = AutoTokenizer.from_pretrained(data / "tokenizer")
     fim_ids = tok.convert_tokens_to_ids(FIM_TOKENS)
     train_ds = datasets.load_from_disk(str(data / "train"))
-    val_ds = datasets.load_from_disk(str(data / "validation")) if (data / "validation").exists() else None
+    val_dir = Path(cfg.validation or cfg.data) / "validation"  # one validation set can score a whole sweep
+    val_ds = datasets.load_from_disk(str(val_dir)) if val_dir.exists() else None
 
     model, base = build_model(cfg, tok, fim_ids)
     params = [p for p in model.parameters() if p.requires_grad]

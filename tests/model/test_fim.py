@@ -21,3 +21,9 @@ def test_orders():
 def test_unknown_template_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown FIM template 'nope'"):
         get_template("nope")
+
+
+def test_a_wingman_marker_in_the_output_ends_the_middle():
+    from model.fim import WINGMAN, WINGMAN_PAD
+
+    assert set(WINGMAN.special_tokens) | {WINGMAN_PAD, "<|endoftext|>"} <= set(WINGMAN.stop)

@@ -9,7 +9,7 @@ import pytest
 
 from model.fim import WINGMAN
 from training import annotate, mining, translate
-from training.config import AnnotateConfig, TranslateConfig
+from training.config import AnnotateConfig, ConfigError, TranslateConfig
 from training.io import iter_records
 
 from .conftest import GEOMETRY, GEOMETRY_TESTS
@@ -34,6 +34,19 @@ def test_fim_samples_use_the_engine_template_in_both_orders():
             assert rendered == WINGMAN.render(prefix, suffix, order) + middle + "<|endoftext|>"
     spm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "spm"))
     assert spm == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>M<|endoftext|>"
+
+
+def test_middle_only_loss_trains_the_middle_and_its_end():
+    segs = annotate.fim_sample("P", "M", "S", "spm", loss="middle")
+    assert "".join(t for t, _ in segs) == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>M<|endoftext|>"
+    assert [t for t, train in segs if train] == ["M", "<|endoftext|>"]
+    with pytest.raises(ConfigError, match="fim_loss"):
+        AnnotateConfig(fim_loss="prefix")
+
+
+def test_tests_pairs_name_the_module_to_import():
+    assert annotate.module_of("src/pkg/mod.py") == "pkg.mod"
+    assert annotate.module_of("pkg/__init__.py") == "pkg"
 
 
 def test_fim_splits_cover_the_shapes_an_editor_asks_for():

@@ -59,7 +59,7 @@ def test_keep_sets_the_mix_and_samples_never_straddle_sequences(two_repos, tmp_p
     run_data_steps(two_repos, tmp_path, tiny_tokenizer, seq_len=64, plain_rate=1.0, fim_per_file=3)
     records = [r for r in iter_records(tmp_path / "annotate")]
     keep = {"plain": "0", "fim_spm": "0.5"}
-    report = pack.run(PackConfig(input=str(tmp_path / "annotate"), output=str(tmp_path / "mixed"), seq_len=256,
+    report = pack.run(PackConfig(input=str(tmp_path / "annotate"), output=str(tmp_path / "mixed"), seq_len=1024,
                                  val_fraction=0.0, keep=keep, seed=7), tokenizer=tiny_tokenizer)
     kept = [r for r in records if pack.kept(r, keep, 7)]
     assert not any(r["kind"] == "plain" for r in kept)
@@ -69,7 +69,7 @@ def test_keep_sets_the_mix_and_samples_never_straddle_sequences(two_repos, tmp_p
     tok = AutoTokenizer.from_pretrained(tmp_path / "mixed" / "tokenizer")
     pad = tok.convert_tokens_to_ids("<|wm_fim_pad|>")
     samples = {tuple(pack.tokenize_sample(tok, r["segments"])[0]) for r in kept}
-    assert max(map(len, samples)) <= 256
+    assert max(map(len, samples)) <= 1024
     rows = datasets.load_from_disk(str(tmp_path / "mixed" / "train"))
     found = 0
     for row in rows:
