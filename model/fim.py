@@ -2,6 +2,7 @@
 
 Order matters for the KV cache: with suffix-first (SPM) the prompt ends with the prefix, so typing
 at the cursor only appends to the cached prompt. Families documented prefix-first keep PSM.
+Wingman's own template is SPM with an open middle: no marker after the prefix (see `open_middle`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class FimTemplate:
     middle: str
     order: Order
     stop: tuple[str, ...] = ()  # extra strings that end a completion
+    # SPM without the middle marker: the prompt ends with the prefix and the middle simply continues
+    # it. A base model fine-tuned with few tokens keeps its left-to-right skill from the first step
+    # (with the marker it read the marker as a word and skipped a token), and token healing applies.
+    open_middle: bool = False
 
     def render(self, prefix: str, suffix: str, order: Order | None = None) -> str:
         """The prompt as text. The engine tokenizes the pieces separately (see model/prompt.py)."""
@@ -31,8 +36,13 @@ class FimTemplate:
         if order == "prefix_only" or not self.middle:
             return [prefix]
         if order == "spm":
-            return [self.suffix, suffix, self.prefix, prefix, self.middle]
+            return [self.suffix, suffix, self.prefix, prefix] + ([] if self.open_middle else [self.middle])
         return [self.prefix, prefix, self.suffix, suffix, self.middle]
+
+    def ends_with_prefix(self, order: Order | None = None) -> bool:
+        """Whether the prompt's last token is the prefix's own (so token healing applies)."""
+        order = order or self.order
+        return order == "prefix_only" or not self.middle or (order == "spm" and self.open_middle)
 
     @property
     def special_tokens(self) -> list[str]:
@@ -44,6 +54,7 @@ WINGMAN = FimTemplate(
     # A marker after the middle means the model has left it (as StarCoder's tooling stops on any FIM token).
     stop=("<|wm_fim_pad|>", "<|endoftext|>", "<file_sep>", "<|im_end|>",
           "<|wm_fim_prefix|>", "<|wm_fim_suffix|>", "<|wm_fim_middle|>"),
+    open_middle=True,
 )
 # The pad token is added with the others in fine-tuning; training ends every middle with EOT.
 WINGMAN_PAD = "<|wm_fim_pad|>"

@@ -84,7 +84,7 @@ class LocalEngine:
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)
         engine = cls(backbone, tokenizer, template, info)
-        if template.order == "prefix_only":
+        if template.ends_with_prefix():
             engine._heal_candidates(" ")  # decode the vocabulary now, not on the first keystroke
         report("ready", 1.0)
         return engine
@@ -194,7 +194,7 @@ class LocalEngine:
         budget = max(16, min(request.budget, self.max_len - request.max_tokens - 8))
         prompt = self.builder.build(request.prefix, request.suffix, budget)
         ids, heal = prompt.ids, ""
-        if self.template.order == "prefix_only" and len(ids) > 1:
+        if self.template.ends_with_prefix() and len(ids) > 1 and ids[-1] not in self.builder.markers.values():
             # Token healing: the prefix's last token may be a fragment ("x = " ends in " "); drop
             # it and let the model write it again in whichever tokens it prefers.
             heal = self.tok.decode(ids[-1:])

@@ -76,12 +76,12 @@ class PromptBuilder:
         if t.order == "prefix_only":
             ids, start, cut = self._prefix_window(prefix, budget)
             return Prompt(ids, start, 0, cut)
-        specials = len(self.markers)
+        specials = len(self.markers) - (1 if t.order == "spm" and t.open_middle else 0)
         suffix_ids, kept = self._suffix_window(suffix, int(budget * self.config.suffix_share))
         prefix_ids, start, cut = self._prefix_window(prefix, budget - specials - len(suffix_ids))
         m = self.markers
         if t.order == "spm":
-            ids = [m[t.suffix], *suffix_ids, m[t.prefix], *prefix_ids, m[t.middle]]
+            ids = [m[t.suffix], *suffix_ids, m[t.prefix], *prefix_ids] + ([] if t.open_middle else [m[t.middle]])
         else:
             ids = [m[t.prefix], *prefix_ids, m[t.suffix], *suffix_ids, m[t.middle]]
         return Prompt(ids, start, kept, cut)

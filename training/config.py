@@ -217,6 +217,7 @@ class TrainConfig:
     max_steps: int = 1000
     max_grad_norm: float = 1.0
     eval_every: int = 50
+    eval_at_start: bool = True  # the base model's validation loss, the curve's first point (a sweep needs it once)
     eval_batches: int = 20
     save_every: int = 100
     keep_checkpoints: int = 2

@@ -237,7 +237,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
 
     model.train()
     t0 = time.perf_counter()
-    if start == 0:
+    if start == 0 and cfg.eval_at_start:
         val = evaluate()  # the base model's validation loss, the curve's starting point
         if val is not None:
             rows_log.append({"step": 0, "val_loss": val})

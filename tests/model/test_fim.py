@@ -12,7 +12,11 @@ def test_detect_by_vocabulary():
 
 
 def test_orders():
-    assert WINGMAN.render("P", "S") == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>"
+    # Wingman's SPM leaves the middle open: the prompt ends with the prefix (healing applies).
+    assert WINGMAN.render("P", "S") == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P"
+    assert WINGMAN.ends_with_prefix() and not WINGMAN.ends_with_prefix("psm")
+    assert WINGMAN.render("P", "S", "psm") == "<|wm_fim_prefix|>P<|wm_fim_suffix|>S<|wm_fim_middle|>"
+    assert not TEMPLATES["qwen"].ends_with_prefix() and TEMPLATES["none"].ends_with_prefix()
     assert TEMPLATES["qwen"].render("P", "S") == "<|fim_prefix|>P<|fim_suffix|>S<|fim_middle|>"
     assert TEMPLATES["deepseek"].order == "psm"
     assert TEMPLATES["none"].render("P", "S") == "P"

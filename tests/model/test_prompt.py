@@ -23,8 +23,9 @@ def test_budget_is_respected_and_cut_at_lines():
     assert p.prefix_start_line % 8 == 0 and p.prefix_start_line > 0
     decoded = tok.decode(p.ids)
     assert decoded.startswith("<|wm_fim_suffix|>value_300")
-    assert decoded.endswith("<|wm_fim_middle|>")
+    assert "<|wm_fim_middle|>" not in decoded  # the open middle: the prompt ends with the prefix
     prefix_part = decoded.split("<|wm_fim_prefix|>")[1]
+    assert text[:cursor].endswith(prefix_part)
     assert prefix_part.startswith(f"value_{p.prefix_start_line} =")  # whole lines only
 
 

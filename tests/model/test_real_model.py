@@ -8,14 +8,31 @@ from model.types import CompletionRequest
 pytestmark = pytest.mark.real_model
 
 
-@pytest.fixture(scope="module")
-def engine():
+def _load(model: str):
     from model.factory import load_engine
     from model.pull import is_pulled
 
     if not is_pulled():
         pytest.fail("the default model is not pulled: run `wingman model pull` (make test does)")
-    return load_engine(EngineConfig())
+    return load_engine(EngineConfig(model=model))
+
+
+@pytest.fixture(scope="module")
+def engine():
+    """The default: the pulled base model with the shipped Wingman adapter."""
+    return _load("default")
+
+
+@pytest.fixture(scope="module")
+def base_engine():
+    return _load("base")
+
+
+def test_the_default_is_the_shipped_fim_model(engine):
+    from model.loading import shipped_adapter
+
+    assert shipped_adapter() is not None, "model/adapters/wingman-v1 is missing"
+    assert engine.info.fim_template == "wingman" and "adapter" in engine.info.name
 
 
 def test_completes_a_line_of_real_code(engine):
@@ -66,7 +83,9 @@ def test_a_gguf_file_loads_like_a_checkpoint(tmp_path, monkeypatch):
     assert out and out[0].text.strip().startswith("x")
 
 
-def test_token_healing_keeps_the_indentation_the_user_typed(engine):
-    """The healed last token "\\n    " may be rewritten as "\\n   " + " if": never as deeper indentation."""
-    out = engine.complete(CompletionRequest(prefix="def add(a, b):\n    ", suffix="\n", mode="single", max_tokens=12))
+def test_token_healing_keeps_the_indentation_the_user_typed(base_engine):
+    """The healed last token "\\n    " may be rewritten as "\\n   " + " if": never as deeper indentation.
+    (Healing serves prefix-only models: the base model, which has no FIM tokens.)"""
+    assert base_engine.info.fim_template == "none"
+    out = base_engine.complete(CompletionRequest(prefix="def add(a, b):\n    ", suffix="\n", mode="single", max_tokens=12))
     assert out and not out[0].text.startswith(" "), out

@@ -21,7 +21,7 @@ def row(run: Path) -> str | None:
     t = json.loads(train.read_text())
     c = t["config"]
     cells = [run.name, f"{c['lr']:g}", str(c["lora_r"]), Path(c["data"]).name, str(t["steps"]),
-             f"{t['initial_val_loss']:.3f}", f"{t['final_val_loss']:.3f}"]
+             "–" if t.get("initial_val_loss") is None else f"{t['initial_val_loss']:.3f}", f"{t['final_val_loss']:.3f}"]
     tasks = json.loads(report.read_text())["candidates"][0]["tasks"] if report.exists() else {}
     for task, key, _ in COLUMNS:
         v = tasks.get(task, {}).get("metrics", {}).get(key)

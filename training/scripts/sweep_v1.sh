@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Wingman v1 sweep: short LoRA runs, one factor at a time from a centre point (lr 1e-3, r 16,
-# FIM rate 0.9, loss on the FIM middle only, 1024-token sequences), each judged on one validation
+# FIM rate 0.9, loss on the FIM middle only, 1024-token sequences; 8 steps of 4 × 1024 tokens), each judged on one validation
 # set (the main pack's) and a quick eval (line completion + infilling, 10 held-out samples each).
 # Results: runs/wingman-v1/sweep/*/; the table: python -m training.scripts.sweep_table.
 # Needs the packs of training/configs/wingman-v1/{pack,sweep-pack-*}.yaml (training/scripts/wingman_v1.sh).
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 W="${WINGMAN:-.venv/bin/wingman}"
 OUT=runs/wingman-v1/sweep
-STEPS="${SWEEP_STEPS:-10}"
+STEPS="${SWEEP_STEPS:-8}"
 common=(--config training/configs/wingman-v1/train.yaml --set max_steps="$STEPS" --set warmup_steps=2
         --set micro_batch_size=4 --set grad_accum=1 --set eval_every="$STEPS" --set eval_batches=8
         --set validation=runs/wingman-v1/pack
@@ -24,10 +24,12 @@ run() {  # name, then --set overrides
     echo "sweep: $name finished"
 }
 run centre
+# The base model's validation loss is the same for every run: the centre measures it once.
+common+=(--set eval_at_start=false)
 run lr3e-4 --set lr=3e-4
 run lr3e-3 --set lr=3e-3
 run r64 --set lora_r=64 --set lora_alpha=128
 run fim50 --set data=runs/wingman-v1/pack-fim50
-run fimall --set data=runs/wingman-v1/pack-fimall
+[ "${SWEEP_FIM_LOSS:-0}" = 1 ] && run fimall --set data=runs/wingman-v1/pack-fimall  # loss on the whole FIM sample
 run seq512 --set data=runs/wingman-v1/pack-512 --set micro_batch_size=8
 python -m training.scripts.sweep_table "$OUT"
