@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install pull bench clean-venv vsix editors-deps test-editors
+.PHONY: run test install pull bench wingman-model clean-venv vsix editors-deps test-editors
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: pull
 
 bench: pull
 	$(BIN)/wingman bench --out bench/results-latest.json
+
+# Reproduce the shipped adapter model/adapters/wingman-v1 (training/MODEL_CARD.md; about 75 min on
+# 2 cores). SWEEP=1 runs the sweep first; EVAL=1 ends with the README's base-vs-Wingman evaluation.
+wingman-model: pull
+	WINGMAN=$(abspath $(BIN)/wingman) training/scripts/wingman_v1.sh
 
 clean-venv:
 	rm -rf $(VENV)

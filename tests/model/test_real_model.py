@@ -32,7 +32,7 @@ def test_the_default_is_the_shipped_fim_model(engine):
     from model.loading import shipped_adapter
 
     assert shipped_adapter() is not None, "model/adapters/wingman-v1 is missing"
-    assert engine.info.fim_template == "wingman" and "adapter" in engine.info.name
+    assert engine.info.fim_template == "wingman" and engine.info.name.endswith("+ wingman-v1")
 
 
 def test_completes_a_line_of_real_code(engine):
@@ -89,3 +89,14 @@ def test_token_healing_keeps_the_indentation_the_user_typed(base_engine):
     assert base_engine.info.fim_template == "none"
     out = base_engine.complete(CompletionRequest(prefix="def add(a, b):\n    ", suffix="\n", mode="single", max_tokens=12))
     assert out and not out[0].text.startswith(" "), out
+
+
+def test_the_shipped_model_fills_a_hole_between_prefix_and_suffix(engine):
+    """Wingman's open-middle FIM: the suffix comes first in the prompt, the middle continues the prefix."""
+    out = engine.complete(CompletionRequest(prefix="import math\n\n\ndef circle_area(radius):\n    return ",
+                                            suffix="\n\n\nprint(circle_area(2.0))\n", mode="single", max_tokens=24))
+    assert out and "math.pi" in out[0].text and "\n" not in out[0].text, out
+    stack = ("class Stack:\n    def __init__(self):\n        self.items = []\n\n    def push(self, item):\n        ",
+             "\n\n    def pop(self):\n        return self.items.pop()\n")
+    out = engine.complete(CompletionRequest(prefix=stack[0], suffix=stack[1], mode="single", max_tokens=24))
+    assert out and out[0].text == "self.items.append(item)", out

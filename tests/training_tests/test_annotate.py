@@ -33,12 +33,14 @@ def test_fim_samples_use_the_engine_template_in_both_orders():
             rendered = "".join(s for s, _ in segs)
             assert rendered == WINGMAN.render(prefix, suffix, order) + middle + "<|endoftext|>"
     spm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "spm"))
-    assert spm == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>M<|endoftext|>"
+    assert spm == "<|wm_fim_suffix|>S<|wm_fim_prefix|>PM<|endoftext|>"  # the open middle
+    psm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "psm"))
+    assert psm == "<|wm_fim_prefix|>P<|wm_fim_suffix|>S<|wm_fim_middle|>M<|endoftext|>"
 
 
 def test_middle_only_loss_trains_the_middle_and_its_end():
     segs = annotate.fim_sample("P", "M", "S", "spm", loss="middle")
-    assert "".join(t for t, _ in segs) == "<|wm_fim_suffix|>S<|wm_fim_prefix|>P<|wm_fim_middle|>M<|endoftext|>"
+    assert "".join(t for t, _ in segs) == "<|wm_fim_suffix|>S<|wm_fim_prefix|>PM<|endoftext|>"
     assert [t for t, train in segs if train] == ["M", "<|endoftext|>"]
     with pytest.raises(ConfigError, match="fim_loss"):
         AnnotateConfig(fim_loss="prefix")

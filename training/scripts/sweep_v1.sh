@@ -31,5 +31,6 @@ run lr3e-3 --set lr=3e-3
 run r64 --set lora_r=64 --set lora_alpha=128
 run fim50 --set data=runs/wingman-v1/pack-fim50
 [ "${SWEEP_FIM_LOSS:-0}" = 1 ] && run fimall --set data=runs/wingman-v1/pack-fimall  # loss on the whole FIM sample
-run seq512 --set data=runs/wingman-v1/pack-512 --set micro_batch_size=8
+# 4 × 2 micro-batches of 512 = the others' 4 × 1024 tokens a step; validation then scores the same 32 sequences
+run seq512 --set data=runs/wingman-v1/pack-512 --set grad_accum=2
 python -m training.scripts.sweep_table "$OUT"

@@ -23,6 +23,5 @@ done
 "$W" train --config $C/train.yaml --resume
 "$W" export --train runs/wingman-v1/train --output model/adapters/wingman-v1 --adapter
 if [ "${EVAL:-0}" = 1 ]; then
-    "$W" eval --model base --name base --candidate wingman=default \
-        --tasks line,infill,humaneval,tests,translate,latency --limit 20 --seed 1234 --out bench/eval-wingman-v1
+    training/scripts/eval_v1.sh
 fi
