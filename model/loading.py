@@ -170,7 +170,9 @@ def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str):
         from peft import PeftModel
 
         if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
-            model.resize_token_embeddings(len(tokenizer))  # the adapter's tokenizer added FIM tokens
+            # The adapter's tokenizer added FIM tokens; their rows come from the adapter, so skip
+            # transformers' mean/covariance initialisation of the new rows (seconds on a CPU).
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         model = PeftModel.from_pretrained(model, str(resolved.adapter_dir)).merge_and_unload()
     if device != "cpu":
         model = model.to(device)
