@@ -173,7 +173,7 @@ class PackConfig:
     seed: int = 0
     # Share of each sample kind kept (kind → probability, seeded; unnamed kinds keep all): one
     # annotation serves several mixes, e.g. the FIM rate of a sweep.
-    keep: dict[str, str] = field(default_factory=dict)
+    keep: dict[str, float] = field(default_factory=dict)
     # false: a sample never straddles two sequences (first-fit into a few open sequences, the rest
     # padded and masked), so every FIM sample keeps its markers, context and middle together.
     split_samples: bool = False
@@ -181,12 +181,8 @@ class PackConfig:
 
     def __post_init__(self) -> None:
         for kind, share in self.keep.items():
-            try:
-                ok = 0 <= float(share) <= 1
-            except ValueError:
-                ok = False
-            if not ok:
-                raise ConfigError(f"keep.{kind} must be a number in [0, 1], not {share!r}")
+            if not 0 <= share <= 1:
+                raise ConfigError(f"keep.{kind} must be in [0, 1], not {share!r}")
         if self.open_sequences < 1:
             raise ConfigError("open_sequences must be >= 1")
         if self.seq_len < 16:
@@ -311,7 +307,10 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if typing.get_origin(hint) is dict:
             if not isinstance(value, dict):
                 raise ValueError
-            return {str(k): str(v) for k, v in value.items()}
+            value_hint = (typing.get_args(hint) or (str, str))[1]
+            return {str(k): _coerce(value_hint, v, f"{where}.{k}") for k, v in value.items()}
+    except ConfigError:
+        raise  # a nested value's own message (a dict's entry) names it better
     except ValueError:
         raise ConfigError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}") from None
     return value

@@ -52,9 +52,9 @@ def tokenize_sample(tok, segments) -> tuple[list[int], list[int]]:
     return ids, labels
 
 
-def kept(rec: dict, keep: dict[str, str], seed: int) -> bool:
+def kept(rec: dict, keep: dict[str, float], seed: int) -> bool:
     """A seeded, order-free coin per sample: the same samples survive whatever the shard layout."""
-    share = float(keep.get(rec.get("kind", ""), 1.0))
+    share = keep.get(rec.get("kind", ""), 1.0)
     if share >= 1:
         return True
     texts = [seg[0] for seg in rec.get("segments") or [] if isinstance(seg, (list, tuple)) and seg]

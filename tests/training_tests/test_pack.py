@@ -58,7 +58,7 @@ def test_split_repos_is_deterministic_and_keeps_one_for_training():
 def test_keep_sets_the_mix_and_samples_never_straddle_sequences(two_repos, tmp_path, tiny_tokenizer):
     run_data_steps(two_repos, tmp_path, tiny_tokenizer, seq_len=64, plain_rate=1.0, fim_per_file=3)
     records = [r for r in iter_records(tmp_path / "annotate")]
-    keep = {"plain": "0", "fim_spm": "0.5"}
+    keep = {"plain": 0.0, "fim_spm": 0.5}
     report = pack.run(PackConfig(input=str(tmp_path / "annotate"), output=str(tmp_path / "mixed"), seq_len=1024,
                                  val_fraction=0.0, keep=keep, seed=7), tokenizer=tiny_tokenizer)
     kept = [r for r in records if pack.kept(r, keep, 7)]
@@ -84,3 +84,15 @@ def test_keep_sets_the_mix_and_samples_never_straddle_sequences(two_repos, tmp_p
             pos += max(map(len, match))
             found += 1
     assert found == len(kept)
+
+
+def test_keep_shares_are_checked():
+    import pytest
+
+    from training.config import ConfigError, load_config
+
+    assert load_config(PackConfig, None, {"keep": {"plain": "0.25"}}).keep == {"plain": 0.25}  # YAML's spelling
+    with pytest.raises(ConfigError, match="keep.plain"):
+        load_config(PackConfig, None, {"keep": {"plain": 1.5}})
+    with pytest.raises(ConfigError, match="expected float"):
+        load_config(PackConfig, None, {"keep": {"plain": "most"}})
