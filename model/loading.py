@@ -74,8 +74,9 @@ def shipped_adapter() -> Path | None:
 
 
 def resolve(model: str, adapter: str | None) -> Resolved:
-    if model in (DEFAULT_MODEL, "") and not adapter and shipped_adapter():
-        adapter = str(shipped_adapter())
+    if model in (DEFAULT_MODEL, "") and not adapter:
+        shipped = shipped_adapter()
+        adapter = str(shipped) if shipped else None
     path = _default_dir() if model in (DEFAULT_MODEL, BASE_MODEL, "") else Path(model).expanduser()
     if path.is_file() and path.suffix == ".gguf":
         path = _gguf_dir(path)

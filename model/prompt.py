@@ -76,7 +76,7 @@ class PromptBuilder:
         if t.order == "prefix_only":
             ids, start, cut = self._prefix_window(prefix, budget)
             return Prompt(ids, start, 0, cut)
-        specials = len(self.markers) - (1 if t.order == "spm" and t.open_middle else 0)
+        specials = sum(1 for piece in t.pieces("", "") if piece)  # the markers this layout sends
         suffix_ids, kept = self._suffix_window(suffix, int(budget * self.config.suffix_share))
         prefix_ids, start, cut = self._prefix_window(prefix, budget - specials - len(suffix_ids))
         m = self.markers
