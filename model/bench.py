@@ -3,7 +3,6 @@ measured in the same run (these machines are noisy: compare ratios, not absolute
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from model.config import EngineConfig
 from model.types import NEVER_CANCELLED, CompletionRequest
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "stats.py"
@@ -48,25 +48,25 @@ def bench_hf_generate(model_dir: str, tokenizer, prompt: str, tokens: int, repea
 def bench_engine(engine, prompt: str, tokens: int, repeats: int) -> dict:
     """Prefill and decode speed; decode plain (no drafts) and with prompt-lookup drafts, on a
     prompt that repeats itself (as code often does, and as the drafts need)."""
-    tok = engine.tok
-    ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    stop_ids, engine.stop_ids = engine.stop_ids, set()  # decode exactly `tokens` tokens
-    lookahead = engine.lookahead
+    ids = engine.tok(prompt, add_special_tokens=False)["input_ids"]
+    decoder = engine.decoder
+    stop_ids, decoder.stop_ids = decoder.stop_ids, set()  # decode exactly `tokens` tokens
+    lookahead = decoder.lookahead
     prefill, decode, decode_lookup = [], [], []
     try:
-        for r in range(repeats):
+        for _ in range(repeats):
             for la, into in ((0, decode), (lookahead, decode_lookup)):
-                engine.lookahead = la
-                slot = engine._slot("bench")
+                decoder.lookahead = la
+                slot = decoder.slot("bench")
                 t0 = time.perf_counter()
-                logits, _ = engine._prefill(slot, ids, NEVER_CANCELLED)
+                logits, _ = decoder.prefill(slot, ids, NEVER_CANCELLED)
                 prefill.append(len(ids) / (time.perf_counter() - t0))
                 t0 = time.perf_counter()
-                n = sum(1 for _ in engine._decode(slot, logits, tokens, NEVER_CANCELLED))
+                n = sum(1 for _ in decoder.tokens(slot, logits, tokens, NEVER_CANCELLED))
                 into.append(n / (time.perf_counter() - t0))
-                del engine.slots["bench"]
+                decoder.drop("bench")
     finally:
-        engine.stop_ids, engine.lookahead = stop_ids, lookahead
+        decoder.stop_ids, decoder.lookahead = stop_ids, lookahead
     return {"prefill_tok_s": max(prefill), "decode_tok_s": max(decode), "decode_lookup_tok_s": max(decode_lookup)}
 
 
@@ -78,7 +78,7 @@ def bench_keystrokes(engine, reuse: bool) -> dict:
     latencies, cached = [], []
     for i in range(1, len(typed) + 1, 3):
         if not reuse:
-            engine.slots.pop("complete", None)
+            engine.decoder.drop("complete")
         req = CompletionRequest(prefix=src[:cut] + typed[:i], suffix="\n\n" + src[cut + len(typed):],
                                 mode="single", max_tokens=16)
         t0 = time.perf_counter()
@@ -91,29 +91,34 @@ def bench_keystrokes(engine, reuse: bool) -> dict:
             "cached_share": statistics.mean(cached) if cached else 0.0, "keystrokes": len(latencies)}
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    from model.commands import engine_config
+def run_bench(config: EngineConfig, tokens: int = 64, repeats: int = 3, out: str | None = None,
+              skip_baseline: bool = False) -> dict:
+    """Every quantization when `config.quantize` is "auto", else that one; HF generate() first."""
     from model.factory import load_engine
     from model.loading import resolve
 
-    base = engine_config(args)
     torch.manual_seed(0)
-    results: dict = {"threads": torch.get_num_threads(), "tokens": args.tokens}
-    quants = [base.quantize] if base.quantize != "auto" else ["none", "int8", "int4"]
-    engines = {}
-    for q in quants:
-        engines[q] = load_engine(replace(base, quantize=q))
+    results: dict = {"threads": torch.get_num_threads(), "tokens": tokens}
+    quants = [config.quantize] if config.quantize != "auto" else ["none", "int8", "int4"]
+    engines = {q: load_engine(replace(config, quantize=q)) for q in quants}
     some = next(iter(engines.values()))
     prompt = _prompt_text(some.tok, 512)
-    if not args.skip_baseline:
-        resolved = resolve(base.model, base.adapter)
-        results["hf_generate_fp32"] = bench_hf_generate(str(resolved.model_dir), some.tok, prompt, args.tokens, args.repeats)
+    if not skip_baseline:
+        resolved = resolve(config.model, config.adapter)
+        results["hf_generate_fp32"] = bench_hf_generate(str(resolved.model_dir), some.tok, prompt, tokens, repeats)
     for q, engine in engines.items():
-        label = f"wingman_{q if q != 'none' else str(engine.backbone.dtype).split('.')[-1] if hasattr(engine.backbone, 'dtype') else 'none'}"
-        r = bench_engine(engine, prompt, args.tokens, args.repeats)
+        dtype = str(getattr(engine.backbone, "dtype", "none")).split(".")[-1]
+        r = bench_engine(engine, prompt, tokens, repeats)
         r["keystroke_reuse"] = bench_keystrokes(engine, reuse=True)
         r["keystroke_no_reuse"] = bench_keystrokes(engine, reuse=False)
-        results[label] = r
+        results[f"wingman_{q if q != 'none' else dtype}"] = r
+    print_table(results)
+    if out:
+        Path(out).write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def print_table(results: dict) -> None:
     base_r = results.get("hf_generate_fp32")
     print(f"{'configuration':22} {'prefill tok/s':>14} {'decode tok/s':>13} {'x HF decode':>12} {'+lookup tok/s':>14} "
           f"{'keystroke p50 ms':>17} {'(no reuse)':>11} {'cached':>7}")
@@ -125,6 +130,3 @@ def run_bench(args: argparse.Namespace) -> int:
         nr = r.get("keystroke_no_reuse", {})
         print(f"{k:22} {r['prefill_tok_s']:14.0f} {r['decode_tok_s']:13.1f} {ratio:>12} {r.get('decode_lookup_tok_s', float('nan')):14.1f} "
               f"{ks.get('p50_ms', float('nan')):17.0f} {nr.get('p50_ms', float('nan')):11.0f} {ks.get('cached_share', 0):7.0%}")
-    if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
-    return 0

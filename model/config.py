@@ -1,42 +1,41 @@
-"""The engine's configuration: one defaulted, validated dataclass."""
+"""The engine's options: one defaulted dataclass. The `wingman` flags, the server's `model.*`
+settings and `wingman eval`'s flags are all derived from it (model/configs.py reads it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Literal
+from dataclasses import dataclass
+
+from model.configs import option
 
 DEFAULT_MODEL = "default"  # SmolLM2-135M-Instruct from `wingman model pull` + the shipped Wingman adapter
 BASE_MODEL = "base"  # the same base checkpoint without the adapter
+BACKENDS = ("local", "remote", "fake")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+QUANTIZE = ("auto", "none", "int8", "int4")
 
 
 @dataclass
 class EngineConfig:
-    backend: Literal["local", "remote", "fake"] = "local"
-    model: str = DEFAULT_MODEL  # "default", "base", a Hugging Face checkpoint directory, or a .gguf file
-    adapter: str | None = None  # a peft adapter directory, merged at load time
-    device: str = "cpu"  # "cpu", "cuda", "cuda:1", "mps" or "auto"
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    quantize: Literal["auto", "none", "int8", "int4"] = "auto"
-    fim_template: str = "auto"  # see model/fim.py
-    threads: int = 0  # torch intra-op threads; 0 = torch's default
-    max_context: int = 4096  # KV cache length (prompt + completion)
-    remote_url: str = ""  # OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1
-    remote_model: str = ""
-    remote_api_key: str = ""
-    fake: dict | None = None  # FakeEngine.from_spec, for tests
+    backend: str = option("local", choices=BACKENDS, help="local (this machine), remote (an OpenAI-compatible server) or fake (tests)")
+    model: str = option(DEFAULT_MODEL, wire="path",
+                        help="'default' (the base + Wingman's shipped adapter), 'base', a Hugging Face checkpoint directory or a .gguf file")
+    adapter: str | None = option(None, help="a peft adapter directory, merged at load time")
+    device: str = option("cpu", help="cpu, cuda, cuda:1, mps or auto")
+    dtype: str = option("auto", choices=DTYPES, help="compute precision")
+    quantize: str = option("auto", choices=QUANTIZE, help="weight-only quantization of the decode path")
+    fim_template: str = option("auto", help="the FIM template (model/fim.py); auto detects it from the vocabulary")
+    threads: int = option(0, lo=0, hi=1024, help="torch intra-op threads; 0 = torch's default")
+    max_context: int = option(4096, lo=256, hi=1 << 20, help="KV cache length (prompt + completion)")
+    remote_url: str = option("", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    remote_model: str = option("", help="the model name on the remote server")
+    remote_api_key: str = option("", help="the API key for the remote server")
+    fake: dict | None = option(None, help="a FakeEngine spec (tests only)")
 
     def __post_init__(self) -> None:
-        if self.backend not in ("local", "remote", "fake"):
-            raise ValueError(f"backend must be local, remote or fake, not {self.backend!r}")
-        if self.quantize not in ("auto", "none", "int8", "int4"):
-            raise ValueError(f"quantize must be auto, none, int8 or int4, not {self.quantize!r}")
-        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
-            raise ValueError(f"dtype must be auto, float32, bfloat16 or float16, not {self.dtype!r}")
+        for name, allowed in (("backend", BACKENDS), ("quantize", QUANTIZE), ("dtype", DTYPES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.backend == "remote" and not self.remote_url:
             raise ValueError("backend 'remote' needs remote_url (e.g. http://127.0.0.1:8000/v1)")
         if self.max_context < 256:
             raise ValueError("max_context must be at least 256")
-
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]

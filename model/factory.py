@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from model.config import EngineConfig
 from model.engine import Engine
-
-# progress(message, fraction or None)
-Progress = Callable[[str, "float | None"], None]
+from model.types import Progress
 
 
 def load_engine(config: EngineConfig, progress: Progress | None = None) -> Engine:

@@ -6,13 +6,14 @@ initialization option (a dict given to `FakeEngine.from_spec`).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from model.stops import choose_mode, finish_completion
-from model.types import CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, Timings, TokenScore
+from model import completion
+from model.types import CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, TokenScore
 
 _WORD = re.compile(r"\w+|[^\w\s]+|\s+")
 
@@ -30,6 +31,7 @@ class FakeEngine:
     # Seconds spent per streamed piece, to let tests exercise cancellation and supersession.
     delay_s: float = 0.0
     calls: int = 0
+    stop_strings: tuple[str, ...] = ()
     info: EngineInfo = field(default_factory=lambda: EngineInfo(name="fake", backend="fake", fim_template="none"))
 
     @classmethod
@@ -50,17 +52,17 @@ class FakeEngine:
         return not (cancel and cancel.cancelled)
 
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
-        t0 = time.perf_counter()
         self.calls += 1
+        return completion.complete(self, request, cancel)
+
+    def stream_fim(self, request: CompletionRequest, budget: int, gen: completion.Generation,
+                   cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
+        """The scripted text in one piece; the real skeleton applies the stop rules to it."""
+        gen.timings.prompt_tokens = len(request.prefix) // 4
         if not self._pause(cancel):
-            return []
-        mode = choose_mode(request.prefix, request.suffix) if request.mode == "auto" else request.mode
-        raw = self.completion.replace("{n}", str(self.calls))
-        text, reason = finish_completion(raw, request.prefix, request.suffix, mode)
-        if not text.strip():
-            return []
-        timings = Timings(prompt_tokens=len(request.prefix) // 4, total_ms=(time.perf_counter() - t0) * 1000)
-        return [Completion(text=text, confidence=0.9, timings=timings, stop_reason=reason, mode=mode)]
+            return
+        gen.finish = "eos"
+        yield self.completion.replace("{n}", str(self.calls)), math.log(0.9)
 
     def generate(
         self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None, max_tokens: int = 512

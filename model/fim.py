@@ -28,7 +28,7 @@ class FimTemplate:
     open_middle: bool = False
 
     def render(self, prefix: str, suffix: str, order: Order | None = None) -> str:
-        """The prompt as text. The engine tokenizes the pieces separately (see model/prompt.py)."""
+        """The prompt as text. The engine tokenizes the pieces separately (see model/tasks/window.py)."""
         return "".join(self.pieces(prefix, suffix, order))
 
     def pieces(self, prefix: str, suffix: str, order: Order | None = None) -> list[str]:

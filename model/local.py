@@ -1,40 +1,29 @@
-"""The local engine: a checkpoint on this machine, decoded by our own loop.
+"""The local engine: a checkpoint on this machine, decoded by our own loop (model/decode.py).
 
-prefill (only the tokens after the longest common prefix with the cached prompt) -> one decode
-step per token -> a token iterator that the stop rules consume. Separate KV caches for
-completions, chat generations and scoring, so a translation or a diagnostics pass never evicts
-the completion's cached prompt.
+Completions go through the shared skeleton (model/completion.py) with the shared prompt window
+(model/tasks/window.py); chat generations through the tokenizer's chat template; scoring through
+one forward pass per window. Each has its own KV cache slot.
 """
 
 from __future__ import annotations
 
-import math
 import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 import torch
 
+from model import completion
 from model.config import EngineConfig
+from model.decode import PREFILL_CHUNK, Decoder
 from model.engine import EngineError
-from model.factory import Progress
 from model.fim import FimTemplate, get_template
+from model.healing import Healer
 from model.llama import SUPPORTED, FastLlama, HFBackbone
 from model.loading import check_memory, count_params, estimate_bytes, load_hf, plan, resolve
-from model.prompt import PromptBuilder
-from model.stops import StopChecker, choose_mode, finish_completion
-from model.types import NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, Timings, TokenScore
-
-PREFILL_CHUNK = 256  # tokens per prefill step: the cancel flag is checked between chunks
-
-
-class Slot:
-    """One KV cache and the token ids whose keys and values it holds."""
-
-    def __init__(self, backbone) -> None:
-        self.cache = backbone.new_cache()
-        self.ids: list[int] = []
+from model.tasks.window import FimPromptBuilder
+from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo,
+                         Progress, TokenScore)
 
 
 class LocalEngine:
@@ -43,16 +32,18 @@ class LocalEngine:
         self.tok = tokenizer
         self.template = template
         self.info = info
-        self.builder = PromptBuilder(tokenizer, template)
+        self.builder = FimPromptBuilder.for_tokenizer(tokenizer, template)
         self.max_len = backbone.max_len
         vocab = tokenizer.get_vocab()
         stop_tokens = set(template.stop) | {tokenizer.eos_token or ""}
-        self.stop_ids = {vocab[t] for t in stop_tokens if t in vocab}
+        stop_ids = {vocab[t] for t in stop_tokens if t in vocab}
         self.stop_strings = tuple(s for s in template.stop if s not in vocab)
-        self.slots: dict[str, Slot] = {}
-        self._vocab_text: list[str] | None = None
-        self._heal_cache: OrderedDict[str, torch.Tensor] = OrderedDict()
-        self.lookahead = 3  # prompt-lookup draft length (3 measured best of 0, 3, 6); 0 turns it off
+        self.decoder = Decoder(backbone, stop_ids)
+        self.healer = Healer(tokenizer, stop_ids)
+
+    @property
+    def stop_ids(self) -> set[int]:
+        return self.decoder.stop_ids
 
     # ---- loading -------------------------------------------------------------------------
     @classmethod
@@ -85,175 +76,59 @@ class LocalEngine:
                           quantization=quant, context_length=max_len)
         engine = cls(backbone, tokenizer, template, info)
         if template.ends_with_prefix():
-            engine._heal_candidates(" ")  # decode the vocabulary now, not on the first keystroke
+            engine.healer.candidates(" ")  # decode the vocabulary now, not on the first keystroke
         report("ready", 1.0)
         return engine
 
-    # ---- the decode loop -----------------------------------------------------------------
-    def _slot(self, name: str) -> Slot:
-        if name not in self.slots:
-            self.slots[name] = Slot(self.backbone)
-        return self.slots[name]
-
-    def _prefill(self, slot: Slot, ids: list[int], cancel: CancelToken) -> tuple[torch.Tensor | None, int]:
-        """Run the tokens the cache does not hold yet. Returns (last logits, tokens reused)."""
-        if len(ids) >= self.max_len:
-            raise EngineError(f"prompt of {len(ids)} tokens does not fit the context of {self.max_len}")
-        common = 0
-        for a, b in zip(slot.ids, ids):
-            if a != b:
-                break
-            common += 1
-        common = min(common, len(ids) - 1)  # at least one token runs, for fresh logits
-        del slot.ids[common:]
-        logits = None
-        for start in range(common, len(ids), PREFILL_CHUNK):
-            if cancel.cancelled:
-                return None, common
-            chunk = ids[start : start + PREFILL_CHUNK]
-            logits = self.backbone.forward(torch.tensor([chunk]), slot.cache, start)
-            slot.ids.extend(chunk)
-        return logits[0, -1], common
-
-    def _decode(self, slot: Slot, logits: torch.Tensor, max_new: int, cancel: CancelToken,
-                temperature: float = 0.0, heal: str = "") -> Iterator[tuple[int, float]]:
-        """Yield (token, log-probability); the next step runs only if the caller asks for more.
-
-        Greedy decoding also tries prompt-lookup speculation: when the last tokens occurred
-        earlier in the context, the tokens that followed them there are checked in the same
-        forward pass, and every one the model agrees with is accepted for free.
-        """
-        produced = 0
-        remaining = heal  # text the generated tokens must reproduce first (token healing)
-        while produced < max_new:
-            logprobs = logits.log_softmax(-1)
-            if remaining:
-                allowed = self._heal_candidates(remaining)
-                masked = torch.full_like(logprobs, -math.inf)
-                masked[allowed] = logprobs[allowed]
-                logprobs = masked
-            if temperature > 0:
-                tok = int(torch.multinomial((logprobs / temperature).softmax(-1), 1))
-            else:
-                tok = int(logprobs.argmax())
-            if remaining:
-                piece = self._vocab_text[tok]
-                remaining = "" if piece.startswith(remaining) else remaining[len(piece):]
-            yield tok, float(logprobs[tok])
-            produced += 1
-            if tok in self.stop_ids or cancel.cancelled or len(slot.ids) + 1 >= self.max_len:
-                return
-            room = min(max_new - produced, self.max_len - len(slot.ids) - 2)
-            draft = self._lookup(slot.ids, tok, min(self.lookahead, room)) if temperature == 0 and not remaining else []
-            out = self.backbone.forward(torch.tensor([[tok, *draft]]), slot.cache, len(slot.ids),
-                                        last_only=not draft)[0]  # (1 + len(draft), V)
-            slot.ids.append(tok)
-            accepted = 0
-            for i, d in enumerate(draft):
-                if int(out[i].argmax()) != d:
-                    break
-                yield d, float(out[i].log_softmax(-1)[d])
-                produced += 1
-                accepted += 1
-                slot.ids.append(d)
-                if d in self.stop_ids or cancel.cancelled:
-                    return
-            logits = out[accepted]
-
-    def _lookup(self, ids: list[int], tok: int, k: int, n: int = 3) -> list[int]:
-        """The k tokens that followed the latest earlier occurrence of the context's last n tokens."""
-        if k <= 0:
-            return []
-        ctx = ids + [tok]
-        key = ctx[-n:]
-        for i in range(len(ctx) - n - 1, -1, -1):
-            if ctx[i : i + n] == key:
-                return ctx[i + n : i + n + k]
-        return []
-
-    # ---- token healing (prefix-only prompts) ----------------------------------------------
-    def _heal_candidates(self, text: str) -> torch.Tensor:
-        """Tokens that could come next while `text` is still to be reproduced: those that start
-        with it, and those that are a beginning of it ("\n   " for a healed "\n    ", so that the
-        model can still choose the usual " if" after it)."""
-        if self._vocab_text is None:
-            self._vocab_text = self.tok.batch_decode([[i] for i in range(len(self.tok))])
-        if text not in self._heal_cache:
-            allowed = [i for i, t in enumerate(self._vocab_text)
-                       if t and (t.startswith(text) or text.startswith(t)) and i not in self.stop_ids]
-            self._heal_cache[text] = torch.tensor(allowed or [self.tok.convert_tokens_to_ids(text)])
-            if len(self._heal_cache) > 256:
-                self._heal_cache.popitem(last=False)
-        return self._heal_cache[text]
-
     # ---- the Engine interface -------------------------------------------------------------
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
-        cancel = cancel or NEVER_CANCELLED
+        return completion.complete(self, request, cancel)
+
+    def stream_fim(self, request: CompletionRequest, budget: int, gen: completion.Generation,
+                   cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
         t0 = time.perf_counter()
-        mode = choose_mode(request.prefix, request.suffix) if request.mode == "auto" else request.mode
-        budget = max(16, min(request.budget, self.max_len - request.max_tokens - 8))
-        prompt = self.builder.build(request.prefix, request.suffix, budget)
-        ids, heal = prompt.ids, ""
+        ids, heal = self.builder.build(request.prefix, request.suffix, budget).ids, ""
         if self.template.ends_with_prefix() and len(ids) > 1 and ids[-1] not in self.builder.markers.values():
-            # Token healing: the prefix's last token may be a fragment ("x = " ends in " "); drop
-            # it and let the model write it again in whichever tokens it prefers.
+            # Token healing (model/healing.py): the prefix's last token may be a fragment.
             heal = self.tok.decode(ids[-1:])
             ids = ids[:-1]
         if not ids:
-            return []
-        slot = self._slot("complete")
-        logits, cached = self._prefill(slot, ids, cancel)
-        t1 = time.perf_counter()
-        timings = Timings(prompt_tokens=len(ids), cached_tokens=cached, prefill_ms=(t1 - t0) * 1000)
+            return
+        slot = self.decoder.slot("complete")
+        logits, cached = self.decoder.prefill(slot, ids, cancel)
+        t = gen.timings
+        t.prompt_tokens, t.cached_tokens, t.prefill_ms = len(ids), cached, (time.perf_counter() - t0) * 1000
         if logits is None:
-            return []
-        checker = StopChecker(mode, request.prefix)
-        gen: list[int] = []
-        logps: list[float] = []
-        reason, text = "max_tokens", ""
-        for tok, lp in self._decode(slot, logits, request.max_tokens, cancel, request.temperature, heal):
+            return
+        generated: list[int] = []
+        healing = self.healer.start(heal) if heal else None
+        for tok, lp in self.decoder.tokens(slot, logits, request.max_tokens, cancel, request.temperature, healing):
             if tok in self.stop_ids:
-                reason = "eos"
-                break
-            gen.append(tok)
-            logps.append(lp)
-            text = self.tok.decode(gen)[len(heal):]
-            cut = next((text.index(s) for s in self.stop_strings if s in text), None)
-            if cut is not None:
-                text, reason = text[:cut], "eos"
-                break
-            hit = checker.check(text)
-            if hit:
-                reason = hit[1]
-                break
-        timings.generated_tokens = len(gen)
-        timings.decode_ms = (time.perf_counter() - t1) * 1000
-        timings.total_ms = (time.perf_counter() - t0) * 1000
-        if cancel.cancelled:
-            return []
-        text, why = finish_completion(text, request.prefix, request.suffix, mode)
-        if why not in ("eos",):
-            reason = why
-        if not text.strip():
-            return []
-        confidence = math.exp(sum(logps) / len(logps)) if logps else 0.0
-        return [Completion(text=text, confidence=confidence, timings=timings, stop_reason=reason, mode=mode)]
+                gen.finish = "eos"
+                return
+            generated.append(tok)
+            t.generated_tokens = len(generated)
+            yield self.tok.decode(generated)[len(heal):], lp
+
+    def chat_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The token ids a chat request is prefilled with: what training renders (training/annotate.py)."""
+        prompt = self.tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
+        return self.tok(prompt, add_special_tokens=False)["input_ids"]
 
     def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,
                  max_tokens: int = 512) -> Iterator[str]:
         cancel = cancel or NEVER_CANCELLED
-        prompt = self.tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True)
-        ids = self.tok(prompt, add_special_tokens=False)["input_ids"]
+        ids = self.chat_ids(messages)
         max_tokens = min(max_tokens, self.max_len - len(ids) - 1)
         if max_tokens <= 0:
             raise EngineError(f"the request is {len(ids)} tokens; the model's context is {self.max_len}")
-        slot = self._slot("generate")
-        logits, _ = self._prefill(slot, ids, cancel)
+        slot = self.decoder.slot("generate")
+        logits, _ = self.decoder.prefill(slot, ids, cancel)
         if logits is None:
             return
         gen: list[int] = []
         sent = ""
-        for tok, _lp in self._decode(slot, logits, max_tokens, cancel):
+        for tok, _lp in self.decoder.tokens(slot, logits, max_tokens, cancel):
             if tok in self.stop_ids:
                 break
             gen.append(tok)
@@ -271,7 +146,7 @@ class LocalEngine:
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         out: list[TokenScore] = []
         window = self.max_len - 1
-        slot = self._slot("score")
+        slot = self.decoder.slot("score")
         for w0 in range(0, len(ids), window):
             part = ids[w0 : w0 + window + 1]
             if len(part) < 2 or cancel.cancelled:

@@ -1,8 +1,9 @@
 """A remote OpenAI-compatible server (vLLM, llama.cpp server, TGI): the path past one machine.
 
-The prompt is built here with the same FIM template and windows as the local engine (by
-characters: the server holds the tokenizer), sent to /v1/completions with streaming, and the
-same stop rules end it: the connection is closed as soon as a rule fires or the request is
+The prompt is built here with the same FIM template and the same window as the local engine
+(model/tasks/window.py, counted in characters: the server holds the tokenizer) and sent as a raw
+prompt to /v1/completions with streaming; the shared skeleton (model/completion.py) applies the
+same stop rules, and the connection is closed as soon as a rule fires or the request is
 cancelled, so the server stops generating too.
 """
 
@@ -14,29 +15,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 
+from model import completion
 from model.config import EngineConfig
 from model.engine import EngineError
 from model.fim import FimTemplate, get_template
-from model.stops import StopChecker, choose_mode, finish_completion
-from model.types import NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, Timings, TokenScore
+from model.tasks.window import CHARS_PER_TOKEN, CharEncoder, FimPromptBuilder
+from model.types import NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, TokenScore
 
-CHARS_PER_TOKEN = 3.5
-
-
-def _window_prefix(prefix: str, chars: int, step_lines: int = 32) -> str:
-    lines = prefix.split("\n")
-    for s in range(0, len(lines), step_lines):  # same coarse steps as model/prompt.py
-        text = "\n".join(lines[s:])
-        if len(text) <= chars:
-            return text
-    return prefix[-chars:]
-
-
-def _window_suffix(suffix: str, chars: int) -> str:
-    if len(suffix) <= chars:
-        return suffix
-    cut = suffix.rfind("\n", 0, chars)
-    return suffix[: cut if cut > 0 else chars]
+REMOTE_CONTEXT = 1 << 20  # tokens; the server enforces its own context, we only bound the prompt
 
 
 class RemoteEngine:
@@ -46,7 +32,10 @@ class RemoteEngine:
         self.template = template
         self.api_key = api_key
         self.timeout = timeout
-        self.info = EngineInfo(name=model or self.url, backend="remote", fim_template=template.name, device="remote")
+        self.stop_strings = tuple(template.stop)
+        self.builder = FimPromptBuilder(CharEncoder(), template)
+        self.info = EngineInfo(name=model or self.url, backend="remote", fim_template=template.name, device="remote",
+                               context_length=REMOTE_CONTEXT)
 
     @classmethod
     def from_config(cls, config: EngineConfig) -> "RemoteEngine":
@@ -80,32 +69,27 @@ class RemoteEngine:
                 yield json.loads(data)
 
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
-        cancel = cancel or NEVER_CANCELLED
+        return completion.complete(self, request, cancel)
+
+    def stream_fim(self, request: CompletionRequest, budget: int, gen: completion.Generation,
+                   cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
         t0 = time.perf_counter()
-        mode = choose_mode(request.prefix, request.suffix) if request.mode == "auto" else request.mode
-        chars = int(request.budget * CHARS_PER_TOKEN)
-        suffix = _window_suffix(request.suffix, chars // 4) if self.template.middle else ""
-        prompt = self.template.render(_window_prefix(request.prefix, chars - len(suffix)), suffix)
+        prompt = "".join(self.builder.build(request.prefix, request.suffix, int(budget * CHARS_PER_TOKEN)).pieces)
         body = {"model": self.model, "prompt": prompt, "max_tokens": request.max_tokens,
                 "temperature": request.temperature, "stop": list(self.template.stop) or None}
-        checker = StopChecker(mode, request.prefix)
-        text, reason, first = "", "eos", None
+        t = gen.timings
+        t.prompt_tokens = int(len(prompt) / CHARS_PER_TOKEN)
+        text = ""
         for chunk in self._stream("/completions", body, cancel):
-            first = first or time.perf_counter()
-            text += chunk["choices"][0].get("text", "")
-            if checker.check(text):
-                reason = "stop_rule"
-                break
-        if cancel.cancelled:
-            return []
-        text, why = finish_completion(text, request.prefix, request.suffix, mode)
-        if not text.strip():
-            return []
-        now = time.perf_counter()
-        timings = Timings(prompt_tokens=int(len(prompt) / CHARS_PER_TOKEN), prefill_ms=((first or now) - t0) * 1000,
-                          decode_ms=(now - (first or now)) * 1000, total_ms=(now - t0) * 1000)
-        return [Completion(text=text, confidence=0.5, timings=timings, stop_reason=why if why != "eos" else reason,
-                           mode=mode)]
+            if not text:
+                t.prefill_ms = (time.perf_counter() - t0) * 1000
+            piece = chunk["choices"][0].get("text", "")
+            text += piece
+            t.generated_tokens += 1
+            if piece:
+                yield text, None
+        if not cancel.cancelled:
+            gen.finish = "eos"
 
     def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,
                  max_tokens: int = 512) -> Iterator[str]:

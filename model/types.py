@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypedDict
 
 Mode = Literal["auto", "single", "multi"]
+# Loading progress: progress(message, fraction in 0..1 or None).
+Progress = Callable[[str, "float | None"], None]
 
 
 class ChatMessage(TypedDict):

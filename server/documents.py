@@ -7,6 +7,7 @@ Handlers take a `Snapshot`: immutable, so a background job can work on it while 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
@@ -63,17 +64,27 @@ class Changed:
 
 
 class Documents:
+    """The open documents. Features subscribe to their events instead of sharing state: the
+    listeners run on the event loop, right after the text changed."""
+
     def __init__(self) -> None:
         self._docs: dict[str, Snapshot] = {}
         self.encoding: Encoding = "utf-16"
+        self.opened: list[Callable[[Snapshot], None]] = []
+        self.changed: list[Callable[[str, list[Changed]], None]] = []
+        self.closed: list[Callable[[str], None]] = []
 
     def open(self, uri: str, language_id: str, version: int | None, text: str) -> Snapshot:
         snap = Snapshot(uri, version, language_id, text, self.encoding)
         self._docs[uri] = snap
+        for listener in self.opened:
+            listener(snap)
         return snap
 
     def close(self, uri: str) -> None:
         self._docs.pop(uri, None)
+        for listener in self.closed:
+            listener(uri)
 
     def get(self, uri: str) -> Snapshot | None:
         return self._docs.get(uri)
@@ -103,4 +114,6 @@ class Documents:
                 text = text[:a] + change.text + text[b:]
             starts = positions.line_starts(text) if len(changes) > 1 else []
         self._docs[uri] = Snapshot(uri, version, snap.language_id, text, self.encoding, starts if starts else [])
+        for listener in self.changed:
+            listener(uri, moved)
         return moved

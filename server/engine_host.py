@@ -9,8 +9,8 @@ with its reason and the fix, and the server stays up, answering requests with no
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
@@ -24,27 +24,21 @@ if TYPE_CHECKING:
     from server.server import WingmanServer
 
 log = logging.getLogger(__name__)
-_tokens = itertools.count(1)
 
 FIX = ("Fix: run `wingman model pull` for the default model, or set `wingman.model.path` to a "
        "checkpoint directory or .gguf file (and `wingman.model.device`), then reload the window.")
 
 
 def engine_config(settings: Settings) -> EngineConfig:
-    m = settings.model
-    backend = "fake" if settings.fake_engine is not None else m.backend
-    return EngineConfig(
-        backend=backend, model=m.path, adapter=m.adapter, device=m.device, quantize=m.quantize,
-        remote_url=m.remote_url, remote_model=m.remote_model, remote_api_key=m.remote_api_key,
-        fake=settings.fake_engine if backend == "fake" else None,
-    )
+    """The settings' model section is the engine's config; `fakeEngine` (tests) picks the fake."""
+    if settings.fake_engine is not None:
+        return replace(settings.model, backend="fake", fake=settings.fake_engine)
+    return settings.model
 
 
-def model_key(settings: Settings) -> tuple:
+def model_key(settings: Settings) -> str:
     """What, when changed, needs a reload."""
-    m = settings.model
-    return (m.backend, m.path, m.adapter, m.device, m.quantize, m.remote_url, m.remote_model,
-            m.remote_api_key, repr(settings.fake_engine))
+    return repr(engine_config(settings))
 
 
 class EngineHost:
@@ -54,7 +48,7 @@ class EngineHost:
         self.state = "loading"
         self.model = ""
         self.message = "starting"
-        self.loaded_key: tuple | None = None
+        self.loaded_key: str | None = None
         self._load_task: asyncio.Task | None = None
         self._waiters: list[asyncio.Future] = []
 
@@ -90,13 +84,7 @@ class EngineHost:
         self._load_task = asyncio.ensure_future(self._load(settings))
 
     async def _load(self, settings: Settings) -> None:
-        try:
-            config = engine_config(settings)
-        except ValueError as exc:
-            self.engine = None
-            self.model = settings.model.path
-            self._fail(f"Wingman: invalid model settings: {exc}.")
-            return
+        config = engine_config(settings)
         self.engine = None
         self.model = config.model if config.backend == "local" else (
             config.remote_model or config.remote_url if config.backend == "remote" else "fake")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
+from model.tasks import prompts
 from model.types import ChatMessage
 from server.worker import GENERATION
 
@@ -21,25 +22,6 @@ if TYPE_CHECKING:
     from server.server import WingmanServer
 
 log = logging.getLogger(__name__)
-
-
-def _block_closed(text: str, language: str | None = None) -> bool:
-    """True once the reply holds a complete fenced code block (in `language`, or untagged, when
-    given): what the task extracts is there, the rest would be chatter."""
-    from server.tasks.prompts import canonical
-
-    tag = None
-    for line in text.split("\n"):
-        stripped = line.lstrip()
-        if not stripped.startswith("```"):
-            continue
-        if tag is None:
-            tag = stripped[3:].strip()
-        else:
-            if language is None or not tag or canonical(tag) == canonical(language):
-                return True
-            tag = None
-    return False
 
 
 def on_request_cancelled(ls: "WingmanServer", callback: Callable[[], None]) -> None:
@@ -79,7 +61,7 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
                 parts.append(delta)
                 if i % 8 == 7:
                     loop.call_soon_threadsafe(progress.report, f"{sum(map(len, parts))} characters")
-                if cancel.cancelled or ("`" in delta and _block_closed("".join(parts), language)):
+                if cancel.cancelled or ("`" in delta and prompts.block_closed("".join(parts), language)):
                     break  # what follows a closed code block is chatter: stop paying for it
         finally:
             close = getattr(stream, "close", None)

@@ -33,10 +33,8 @@ class WingmanProtocol(LanguageServerProtocol):
 
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Any:
-        moved = self._server.documents.change(
-            params.text_document.uri, params.text_document.version, list(params.content_changes)
-        )
-        self._server.last_changes[params.text_document.uri] = moved
+        self._server.documents.change(params.text_document.uri, params.text_document.version,
+                                      list(params.content_changes))
         if (handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield handler, (params,), None
 

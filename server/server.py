@@ -1,22 +1,23 @@
-"""The Wingman language server: state shared by the features, and the features' registration.
+"""The Wingman language server: what the features share, and the features' registration.
 
-Each LSP method lives in its own file under server/features/; this file only holds what they
-share (documents, the inference worker, settings, the engine) and small helpers about the client.
+Each LSP method lives in its own file under server/features/ and keeps its own state there; this
+file only holds what they all share (documents, the inference worker, settings, the engine,
+telemetry), the hooks by which a feature hears of settings and initialize, and small helpers
+about the client.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from server import progress as _progress
-from server.cache import SuggestionCache
 from server.config import Settings, parse_settings
-from server.documents import Changed, Documents, Snapshot
+from server.documents import Documents, Snapshot
 from server.engine_host import EngineHost
 from server.privacy import is_private
 from server.protocol import WingmanProtocol
@@ -36,15 +37,10 @@ class WingmanServer(LanguageServer):
         # Settings given on the command line (`--engine`, `--model`) win over the editor's.
         self.overrides = overrides or {}
         self.host = EngineHost(self)
-        self.cache = SuggestionCache()
         self.telemetry = Telemetry()
-        self.last_changes: dict[str, list[Changed]] = {}
-        self.diag_states: dict[str, Any] = {}  # server/features/diagnostics.py
-        self.debounce_seq: dict[str, int] = defaultdict(int)
-        self.debounce_waiters: dict[str, Any] = {}  # uri -> the pending request's debounce future
-        self.inflight: dict[str, Any] = {}  # uri -> the running completion's worker Job
-        self.completion_fallback = False  # decided at initialize
         self.initialized = False
+        self.settings_listeners: list[Callable[[Settings], None]] = []  # after every change
+        self.initialize_hooks: list[Callable[["WingmanServer"], None]] = []  # before capabilities are sent
 
     # --- settings ---------------------------------------------------------------------------
     def apply_settings(self, raw: Any, *, initial: bool) -> None:
@@ -56,6 +52,8 @@ class WingmanServer(LanguageServer):
             )
         self.settings = settings
         self.telemetry.enabled = settings.telemetry.enabled
+        for listener in self.settings_listeners:
+            listener(settings)
 
     # --- documents --------------------------------------------------------------------------
     def snapshot(self, uri: str) -> Snapshot | None:

@@ -1,10 +1,14 @@
 """`wingman annotate`: clean files → training samples, each a list of (text, train) segments.
 
-- FIM in both orders with the engine's exact template (model/fim.py), the middle ending in EOT;
+Every sample is rendered by the code the server uses to build its prompts (model/tasks/), so the
+model is trained on exactly what it is sent:
+- FIM in the engine's template and prompt window (model/tasks/window.py), in both orders, the
+  middle ending in EOT;
 - plain left-to-right windows;
-- docstring→function and signature→body pairs, function→tests pairs mined from test suites;
-- translation pairs by execution-checked self-training (training/translate.py);
-all instruction pairs rendered with the tokenizer's chat template, loss on the answer only.
+- code-from-comment requests for documented functions, function→tests pairs mined from test
+  suites, translation pairs by execution-checked self-training (training/translate.py), all in
+  the server's own chat prompts (model/tasks/prompts.py, system message included), rendered with
+  the tokenizer's chat template, loss on the answer only.
 Files stream one at a time; only one repository's Python functions are held at once (the
 collect step writes each repository's files together).
 """
@@ -16,7 +20,11 @@ import random
 from collections import Counter
 from pathlib import Path
 
+from dataclasses import replace
+
 from model.fim import WINGMAN
+from model.tasks import prompts
+from model.tasks.window import FimPromptBuilder, TokenizerEncoder
 from training import mining, translate
 from training.config import AnnotateConfig, resolve_base_model, to_dict
 from training.io import ShardWriter, iter_records, read_json, write_json
@@ -84,24 +92,35 @@ def fim_split(text: str, rng: random.Random, max_lines: int) -> tuple[str, str, 
     return text[:start], text[start:end], text[end:]
 
 
-def fim_sample(prefix: str, middle: str, suffix: str, order: str, loss: str = "all") -> list[list]:
-    """loss "middle": only the middle and its EOT are trained. A fine-tune has few tokens to teach
+def fim_sample(builder: FimPromptBuilder, prefix: str, middle: str, suffix: str, budget: int,
+               loss: str = "all") -> list[list]:
+    """The prompt the server would send for a cursor between prefix and suffix (the same window,
+    the same markers), then the middle and EOT.
+
+    loss "middle": only the middle and its EOT are trained. A fine-tune has few tokens to teach
     FIM with, and ~90% of a sample is context the base model already predicts left to right."""
-    pieces = WINGMAN.pieces(prefix, suffix, order)
+    pieces = builder.build(prefix, suffix, budget).pieces
     return [[p, loss == "all"] for p in pieces if p] + [[middle, True], [EOT, True]]
+
+
+def fim_builders(tokenizer) -> dict[str, FimPromptBuilder]:
+    """Wingman's template in the order the engine sends (SPM) and in PSM, both windowed in the
+    tokenizer's tokens. Markers count one token each, as added to the vocabulary by pack."""
+    enc = TokenizerEncoder(tokenizer)
+    return {order: FimPromptBuilder(enc, replace(WINGMAN, order=order)) for order in ("spm", "psm")}
 
 
 # ---------------------------------------------------------------- chat
 
 
 class ChatRenderer:
-    """Messages → (prompt, answer) segments with the tokenizer's own chat template."""
+    """(messages, answer) → (prompt, answer) segments with the tokenizer's own chat template: the
+    prompt segment is the text LocalEngine.generate prefills (LocalEngine.chat_ids)."""
 
     def __init__(self, tokenizer):
         self.tok = tokenizer
 
-    def __call__(self, user: str, assistant: str) -> list[list]:
-        messages = [{"role": "user", "content": user}]
+    def __call__(self, messages: list, assistant: str) -> list[list]:
         prompt = self.tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         full = self.tok.apply_chat_template(messages + [{"role": "assistant", "content": assistant}], tokenize=False)
         if not full.startswith(prompt):
@@ -135,6 +154,7 @@ def fence(code: str, lang: str = "python") -> str:
 class Annotator:
     def __init__(self, cfg: AnnotateConfig, writer: ShardWriter, chat: ChatRenderer, counts: Counter):
         self.cfg, self.writer, self.chat, self.counts = cfg, writer, chat, counts
+        self.fim = fim_builders(chat.tok)
         self.rng = random.Random(cfg.seed)
         self.candidates: list[dict] = []  # translation candidates (function + literal cases)
 
@@ -153,7 +173,8 @@ class Annotator:
             for _ in range(cfg.fim_per_file):
                 prefix, middle, suffix = fim_split(win, self.rng, cfg.fim_max_middle_lines)
                 order = "spm" if self.rng.random() < cfg.fim_spm_rate else "psm"
-                self.emit(f"fim_{order}", rec, fim_sample(prefix, middle, suffix, order, cfg.fim_loss))
+                self.emit(f"fim_{order}", rec, fim_sample(self.fim[order], prefix, middle, suffix, cfg.fim_budget,
+                                                          cfg.fim_loss))
 
     def repo(self, recs: list[dict]) -> None:
         try:
@@ -171,18 +192,16 @@ class Annotator:
             if mining.is_test_path(rec["path"]):
                 tests.extend(mining.test_functions(rec["text"]))
                 continue
+            lines = rec["text"].split("\n")
             for fn in mining.functions(rec["text"], rec["path"]):
                 if len(fn.source) > cfg.max_function_chars or fn.name.startswith("test"):
                     continue
                 defs.setdefault(fn.name, []).append((fn, rec))
                 if cfg.docstring_pairs and fn.docstring and len(fn.docstring) >= 20:
-                    user = (f"Write a Python function `{fn.signature.strip().removesuffix(':')}` that does the "
-                            f"following:\n\n{fn.docstring.strip()}")
-                    self.emit("docstring_to_function", rec, self.chat(user, fence(fn.source)))
-                if cfg.signature_pairs and fn.body.count("\n") >= 2:
-                    head = fn.source[: len(fn.source) - len(fn.body)] if fn.source.endswith(fn.body) else fn.signature
-                    user = f"Complete the body of this Python function:\n\n{fence(head)}"
-                    self.emit("signature_to_body", rec, self.chat(user, fence(fn.source)))
+                    # As the server's "code from comment" on a stub: the file up to the docstring.
+                    before = "\n".join(lines[: fn.stub_end_line])
+                    messages = prompts.code_from_comment(before, fn.stub, "python")
+                    self.emit("docstring_to_function", rec, self.chat(messages, fence(fn.source)))
         unique = {name: v[0] for name, v in defs.items() if len(v) == 1}
         callers: dict[str, list[mining.TestFunction]] = {}
         for t in tests:
@@ -193,27 +212,14 @@ class Annotator:
             if cfg.test_pairs:
                 body = "\n\n".join(t.source.rstrip() for t in ts[:3])
                 if len(body) <= cfg.max_function_chars:
-                    user, answer = self.tests_request(fn, module_of(rec["path"]), body)
-                    self.emit("function_to_tests", {**rec, "path": rec["path"]}, self.chat(user, fence(answer)))
+                    # The server's request; it writes the import itself (model/tasks/testgen.py).
+                    messages = prompts.tests(fn.source, fn.name, module_of(rec["path"]))
+                    self.emit("function_to_tests", rec, self.chat(messages, fence(body)))
             cases = [(args, exp) for t in ts for callee, args, exp in t.cases if callee == name]
             cases = translate.convertible_cases(cases)
             if fn.toplevel and cases and cfg.translate.enabled and len(self.candidates) < cfg.translate.max_functions:
                 self.candidates.append({"repo": rec["repo"], "path": rec["path"], "name": name,
                                         "source": fn.source, "cases": cases[:20]})
-
-    def tests_request(self, fn, module: str, body: str) -> tuple[str, str]:
-        """Three phrasings of "write tests", as the server's action, a test-file request naming the
-        import, and a bare one; the answer imports the function where the request asks for a file."""
-        pick = self.rng.random()
-        if pick < 0.4:
-            return (f"Write pytest tests for the function `{fn.name}` from the module `{module}`:\n"
-                    f"{fence(fn.source)}\nWrite several small `def test_...():` functions with plain asserts. "
-                    f"Assume `{fn.name}` is already imported.", body)
-        if pick < 0.8:
-            return (f"Write pytest tests for the Python function `{fn.name}` below. It is in the module `{module}`: "
-                    f"import it with `from {module} import {fn.name}`. Answer with one ```python code block holding "
-                    f"the whole test file.\n\n{fence(fn.source)}", f"from {module} import {fn.name}\n\n\n{body}")
-        return f"Write pytest tests for this Python function:\n\n{fence(fn.source)}", body
 
     def translations(self, translator: translate.Translator) -> list[dict]:
         t = self.cfg.translate
@@ -235,11 +241,9 @@ class Annotator:
                 continue
             rec = {"repo": cand["repo"], "path": cand["path"], "language": "python"}
             self.emit("translate_python_to_javascript", rec, self.chat(
-                translate.PROMPT.format(name=cand["name"], source=cand["source"]), fence(kept, "javascript")))
-            user = (f"Translate this JavaScript function to Python. Keep the function name `{cand['name']}`.\n\n"
-                    f"{fence(kept, 'javascript')}")
+                prompts.translate(cand["source"], "python", "javascript"), fence(kept, "javascript")))
             self.emit("translate_javascript_to_python", {**rec, "language": "javascript"},
-                      self.chat(user, fence(cand["source"])))
+                      self.chat(prompts.translate(kept, "javascript", "python"), fence(cand["source"])))
         return results
 
 

@@ -7,12 +7,13 @@ parsed as YAML, dotted keys reach nested sections), rejects unknown keys, and bu
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from model.configs import ConfigTreeError, Problem, structure
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 HELDOUT_FILE = CORPUS_DIR / "heldout.txt"
@@ -145,8 +146,8 @@ class AnnotateConfig:
     fim_max_middle_lines: int = 12
     fim_loss: str = "all"  # all | middle: which tokens of a FIM sample are trained
     plain_rate: float = 0.1  # share of windows kept as plain left-to-right text
-    docstring_pairs: bool = True
-    signature_pairs: bool = True
+    fim_budget: int = 1024  # prompt tokens of a FIM sample: the server's completion.promptBudget default
+    docstring_pairs: bool = True  # code-from-comment requests for documented functions
     test_pairs: bool = True
     max_function_chars: int = 4000
     translate: TranslateConfig = field(default_factory=TranslateConfig)
@@ -258,64 +259,6 @@ class ExportConfig:
             raise ConfigError("dtype must be float32, bfloat16 or float16")
 
 
-def _build(cls: Any, data: Any, where: str) -> Any:
-    if not dataclasses.is_dataclass(cls):
-        return data
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ConfigError(f"{where or 'config'}: unknown keys {unknown}; known: {sorted(names)}")
-    kwargs = {}
-    for key, value in data.items():
-        hint = hints[key]
-        origin, args = typing.get_origin(hint), typing.get_args(hint)
-        if dataclasses.is_dataclass(hint):
-            value = _build(hint, value, f"{where}{key}.")
-        elif origin is list and args and dataclasses.is_dataclass(args[0]):
-            value = [_build(args[0], v, f"{where}{key}[{i}].") for i, v in enumerate(value or [])]
-        else:
-            value = _coerce(hint, value, f"{where}{key}")
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where or 'config'}: {exc}") from exc
-
-
-def _coerce(hint: Any, value: Any, where: str) -> Any:
-    """Check a scalar against its type hint; accept YAML's spellings (1e-4 reads as a string)."""
-    try:
-        if hint is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
-            return float(value)
-        if hint is int and isinstance(value, (int, str)) and not isinstance(value, bool):
-            return int(value)
-        if hint is bool:
-            if isinstance(value, bool):
-                return value
-            raise ValueError
-        if hint is str:
-            if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-                return str(value)
-            raise ValueError
-        if typing.get_origin(hint) is list:
-            if not isinstance(value, list):
-                raise ValueError
-            return value
-        if typing.get_origin(hint) is dict:
-            if not isinstance(value, dict):
-                raise ValueError
-            value_hint = (typing.get_args(hint) or (str, str))[1]
-            return {str(k): _coerce(value_hint, v, f"{where}.{k}") for k, v in value.items()}
-    except ConfigError:
-        raise  # a nested value's own message (a dict's entry) names it better
-    except ValueError:
-        raise ConfigError(f"{where}: expected {getattr(hint, '__name__', hint)}, got {value!r}") from None
-    return value
-
-
 def _set(data: dict, dotted: str, value: Any) -> None:
     *head, last = dotted.split(".")
     for part in head:
@@ -323,24 +266,44 @@ def _set(data: dict, dotted: str, value: Any) -> None:
     data[last] = value
 
 
-def load_config(cls: type, path: str | None = None, overrides: dict | list[str] | None = None):
+def _message(p: Problem) -> str:
+    if p.kind == "unknown":
+        where, _, key = p.path.rpartition(".")
+        return f"{where or 'config'}: unknown keys [{key!r}]; known: {list(p.known)}"
+    if p.kind == "rejected":
+        return p.expected
+    return f"{p.path}: expected {p.expected.removeprefix('a ').removeprefix('an ')}, got {p.value!r}"
+
+
+def load_config(cls: type, path: str | None = None, overrides: dict | list[str] | None = None,
+                sets: list[str] = ()):
+    """A step's config: the YAML file, then `overrides` (a dict, or `key=value` strings), then
+    `--set key=value` strings (values parsed as YAML, dotted keys reach nested sections). Any
+    unknown key or bad value is an error naming it (model/configs.py checks every field)."""
     data: dict = {}
     if path:
-        text = Path(path).read_text()
-        data = yaml.safe_load(text) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: the config must be a YAML mapping")
-    if isinstance(overrides, dict):
-        for k, v in overrides.items():
-            if v is not None:
-                _set(data, k, v)
-    else:
-        for item in overrides or []:
-            if "=" not in item:
-                raise ConfigError(f"--set wants key=value, got {item!r}")
-            k, v = item.split("=", 1)
-            _set(data, k.strip(), yaml.safe_load(v))
-    return _build(cls, data, "")
+    items = list(overrides) if isinstance(overrides, list) else []
+    for k, v in (overrides.items() if isinstance(overrides, dict) else ()):
+        if v is not None:
+            _set(data, k, v)
+    for item in [*items, *sets]:
+        if "=" not in item:
+            raise ConfigError(f"--set wants key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        _set(data, k.strip(), yaml.safe_load(v))
+    try:
+        config, problems = structure(cls, data)
+    except ConfigTreeError as exc:
+        problems, config = exc.problems, None
+    if problems:
+        raise ConfigError("; ".join(_message(p) for p in problems))
+    return config
 
 
 def to_dict(config: Any) -> dict:

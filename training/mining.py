@@ -17,6 +17,8 @@ class Function:
     body: str  # the source after the signature (and docstring)
     toplevel: bool
     path: str = ""
+    stub: str = ""  # the signature and docstring as in the file (indented): what code-from-comment shows
+    stub_end_line: int = 0  # the file's line (1-based) where the stub ends
 
 
 @dataclass
@@ -67,7 +69,10 @@ def functions(text: str, path: str = "") -> list[Function]:
             continue
         body_start = body_nodes[0].lineno
         body = "\n".join(line[indent:] for line in lines[body_start - 1:node.end_lineno]) + "\n"
-        out.append(Function(node.name, source, signature, doc, body, id(node) in toplevel, path))
+        start = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        stub_end = first.end_lineno if doc is not None else sig_end
+        stub = "\n".join(lines[start - 1:stub_end])
+        out.append(Function(node.name, source, signature, doc, body, id(node) in toplevel, path, stub, stub_end))
     return out
 
 

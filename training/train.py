@@ -10,6 +10,7 @@ tokens divided by their count, whatever the split.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -252,7 +253,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             torch.manual_seed(cfg.seed * 1_000_003 + step * 10_007 + rank * cfg.grad_accum + m)
             ids, labels = _batch(train_ds, mine[m * cfg.micro_batch_size:(m + 1) * cfg.micro_batch_size], acc.device)
             sync = m == cfg.grad_accum - 1
-            ctx = acc.no_sync(model) if not sync else _null()
+            ctx = acc.no_sync(model) if not sync else contextlib.nullcontext()
             with ctx:
                 with acc.autocast():
                     out_ = model(input_ids=ids, labels=labels, num_items_in_batch=torch.tensor(float(n_tokens)))
@@ -291,14 +292,6 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
     acc.wait_for_everyone()
     acc.end_training()
     return result
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def finish(cfg, raw, tok, base: Path, base_hash: str, fim_ids, rows_log, out: Path, processes: int = 1) -> dict:

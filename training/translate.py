@@ -18,11 +18,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from model.tasks import prompts
+
 Translator = Callable[[str, str], list[str]]
-
-PROMPT = ("Translate this Python function to JavaScript. Keep the function name `{name}` and its parameters; "
-          "use only the standard library. Answer with one ```javascript code block.\n\n```python\n{source}```")
-
 
 class NotConvertible(ValueError):
     pass
@@ -58,17 +56,6 @@ def js_tests(name: str, cases: list[tuple[list, object]]) -> str:
     for args, expected in cases:
         lines.append(f"assert.deepStrictEqual({name}({', '.join(to_js(a) for a in args)}), {to_js(expected)});")
     return "\n".join(lines) + "\n"
-
-
-def extract_code(reply: str, language: str = "javascript") -> str:
-    blocks = re.findall(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", reply, re.DOTALL)
-    for lang, body in blocks:
-        if lang.lower() in (language, "js", ""):
-            return body
-    if blocks:
-        return blocks[0][1]
-    opened = re.match(r"\s*```[ \t]*[\w+-]*[ \t]*\n", reply)  # a block cut off by max_new_tokens
-    return reply[opened.end():] if opened else reply
 
 
 def run_js(code: str, tests: str, timeout_s: float = 5.0) -> tuple[bool, str]:
@@ -121,7 +108,7 @@ def model_translator(model_path: str | Path, max_new_tokens: int = 256, attempts
     model.eval()
 
     def translate(source: str, name: str) -> list[str]:
-        messages = [{"role": "user", "content": PROMPT.format(name=name, source=source)}]
+        messages = prompts.translate(source, "python", "javascript")  # what the server sends
         ids = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         outs = []
         for i in range(attempts):
@@ -129,7 +116,8 @@ def model_translator(model_path: str | Path, max_new_tokens: int = 256, attempts
             with torch.no_grad():
                 gen = model.generate(**ids, max_new_tokens=max_new_tokens, pad_token_id=tok.pad_token_id
                                      or tok.eos_token_id, **sampling)
-            outs.append(extract_code(tok.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)))
+            outs.append(prompts.extract_code(tok.decode(gen[0, ids["input_ids"].shape[1]:], skip_special_tokens=True),
+                                             "javascript"))
         return outs
 
     return translate

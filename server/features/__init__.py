@@ -1,4 +1,5 @@
-"""One file per LSP method (or family of notifications). Each has `register(server)`."""
+"""One file per LSP method (or family of notifications). Each has `register(server)` and keeps
+its own state; the two completion features share one Suggester (server/suggest.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,21 @@ if TYPE_CHECKING:
 def register(server: "WingmanServer") -> None:
     from server.features import (
         code_actions,
+        code_from_comment,
         commands,
+        completion,
         configuration,
         diagnostics,
+        generate_tests,
         inline_completion,
         lifecycle,
-        text_sync,
+        translate,
     )
+    from server.suggest import Suggester
 
-    for module in (lifecycle, configuration, text_sync, inline_completion, code_actions, commands, diagnostics):
+    suggester = Suggester(server)
+    inline_completion.register(server, suggester)
+    completion.register(server, suggester)  # only at initialize, and only for some clients
+    for module in (lifecycle, configuration, code_actions, commands, generate_tests, translate,
+                   code_from_comment, diagnostics):
         module.register(server)

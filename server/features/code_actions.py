@@ -14,7 +14,7 @@ from server import edits
 from server.features.code_from_comment import find_target
 from server.features.commands import CODE_FROM_COMMENT, GENERATE_TESTS, TRANSLATE
 from server.features.diagnostics import SOURCE
-from server.tasks import prompts, pysource
+from model.tasks import prompts, pysource
 
 if TYPE_CHECKING:
     from server.server import WingmanServer

@@ -17,7 +17,7 @@ from server import edits
 from server.documents import Snapshot
 from server.features.commands import CODE_FROM_COMMENT, position_args
 from server.generation import apply, generate, not_ready, tell
-from server.tasks import prompts, pysource
+from model.tasks import prompts, pysource
 
 if TYPE_CHECKING:
     from server.server import WingmanServer
@@ -96,9 +96,9 @@ def register(server: "WingmanServer") -> None:
         if target is None:
             tell(ls, "Wingman: put the cursor on a comment or docstring above an empty body.")
             return None
-        context = snap.text[max(0, target.start - 3000): target.start]
         reply = await generate(ls, "Wingman: writing code",
-                               prompts.code_from_comment(context, target.stub, snap.language_id), max_tokens=384,
+                               prompts.code_from_comment(snap.text[:target.start], target.stub, snap.language_id),
+                               max_tokens=384,
                                language=snap.language_id)
         if reply is None:
             return None

@@ -1,4 +1,5 @@
-"""workspace/executeCommand: the small commands, and registration of the generation ones.
+"""workspace/executeCommand: the small commands (accept, toggle, status) and the argument
+checks every command shares; the generation commands register themselves in their own files.
 
 Arguments are accepted positionally (`[uri, position]`) or as one object
 (`[{"uri": ..., "position": ...}]`); see server/PROTOCOL.md.
@@ -54,8 +55,6 @@ def range_arg(rng: Any) -> types.Range:
 
 
 def register(server: "WingmanServer") -> None:
-    from server.features import code_from_comment, generate_tests, translate
-
     @server.command(ACCEPT)
     def accept(ls, *args: Any) -> None:
         info = args[0] if args and isinstance(args[0], dict) else {}
@@ -73,7 +72,3 @@ def register(server: "WingmanServer") -> None:
         from server.config import to_json
 
         return {**ls.host.status(), "settings": to_json(ls.settings)}
-
-    generate_tests.register(server)
-    translate.register(server)
-    code_from_comment.register(server)

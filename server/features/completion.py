@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from server.features.inline_completion import accept_command
-from server.suggest import suggest
+from server.suggest import Suggester
 
 if TYPE_CHECKING:
     from server.server import WingmanServer
@@ -22,14 +22,23 @@ if TYPE_CHECKING:
 _WORD_TAIL = re.compile(r"[\w$]*\Z")
 
 
-def register(server: "WingmanServer") -> None:
+def register(server: "WingmanServer", suggester: Suggester) -> None:
+    def at_initialize(ls: "WingmanServer") -> None:
+        fallback = ls.settings.completion.fallback
+        if fallback == "on" or (fallback == "auto" and not ls.client_supports_inline):
+            _register(ls, suggester)
+
+    server.initialize_hooks.append(at_initialize)
+
+
+def _register(server: "WingmanServer", suggester: Suggester) -> None:
     @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=[".", "(", " "]))
     async def completion(ls: "WingmanServer", params: types.CompletionParams) -> types.CompletionList | None:
         if ls.settings.completion.fallback == "off":
             return None
         pos = params.position
         invoked = bool(params.context and params.context.trigger_kind == types.CompletionTriggerKind.Invoked)
-        s = await suggest(ls, params.text_document.uri, pos.line, pos.character, invoked=invoked)
+        s = await suggester.suggest(params.text_document.uri, pos.line, pos.character, invoked=invoked)
         if s is None:
             return None
         ls.telemetry.count("shown", s.snap.language_id, s.mode)

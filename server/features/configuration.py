@@ -30,10 +30,6 @@ def register(server: "WingmanServer") -> None:
                 raw = result[0] if result else None
         if not raw:
             return
-        ls.apply_settings(raw, initial=False)
-        if not ls.settings.diagnostics.enabled:
-            from server.features.diagnostics import clear_all
-
-            clear_all(ls)
+        ls.apply_settings(raw, initial=False)  # features hear of it through settings_listeners
         if ls.initialized:
             ls.host.start(ls.settings)  # reloads only when the model settings changed

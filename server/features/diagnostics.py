@@ -1,6 +1,6 @@
 """Model-based hints, published with textDocument/publishDiagnostics.
 
-Debounced after edits; scored on the worker at the lowest priority (only when it is idle, and
+Debounced after edits (the feature subscribes to the documents' events); scored on the worker at the lowest priority (only when it is idle, and
 pre-empted by any keystroke); the whole of a small file, only the changed regions of a large one;
 nothing for files over the size limit, private files or disabled languages.
 """
@@ -34,66 +34,116 @@ class DocState:
     dirty: list[tuple[int, int]] = field(default_factory=list)  # changed regions since the last run
 
 
-def _state(ls: "WingmanServer", uri: str) -> DocState:
-    return ls.diag_states.setdefault(uri, DocState())
+class Diagnostics:
+    """The hints of every open document: scheduled on open and change, forgotten on close,
+    cleared when the setting turns them off."""
 
+    def __init__(self, server: "WingmanServer") -> None:
+        self.server = server
+        self.states: dict[str, DocState] = {}
+        server.documents.opened.append(lambda snap: self.schedule(snap.uri))
+        server.documents.changed.append(self.on_change)
+        server.documents.closed.append(self.forget)
+        server.settings_listeners.append(lambda settings: None if settings.diagnostics.enabled else self.clear_all())
 
-def on_change(ls: "WingmanServer", uri: str, moved: list[Changed]) -> None:
-    """Keep hints and dirty regions aligned with the text as it is edited."""
-    st = _state(ls, uri)
-    for c in moved:
-        delta = c.length - (c.end - c.start)
+    def _state(self, uri: str) -> DocState:
+        return self.states.setdefault(uri, DocState())
 
-        def shift(a: int, b: int) -> tuple[int, int] | None:
-            if b <= c.start:
-                return a, b
-            if a >= c.end:
-                return a + delta, b + delta
-            return None  # overlaps the edit
+    def on_change(self, uri: str, moved: list[Changed]) -> None:
+        """Keep hints and dirty regions aligned with the text as it is edited, then rescan."""
+        st = self._state(uri)
+        for c in moved:
+            delta = c.length - (c.end - c.start)
 
-        st.hints = [Hint(*s, h.text, h.replacement, h.logprob) for h in st.hints if (s := shift(h.start, h.end))]
-        dirty = [shift(a, b) or (min(a, c.start), max(c.start + c.length, b + delta)) for a, b in st.dirty]
-        st.dirty = dirty + [(c.start, c.start + c.length)]
+            def shift(a: int, b: int) -> tuple[int, int] | None:
+                if b <= c.start:
+                    return a, b
+                if a >= c.end:
+                    return a + delta, b + delta
+                return None  # overlaps the edit
 
+            st.hints = [Hint(*s, h.text, h.replacement, h.logprob) for h in st.hints if (s := shift(h.start, h.end))]
+            dirty = [shift(a, b) or (min(a, c.start), max(c.start + c.length, b + delta)) for a, b in st.dirty]
+            st.dirty = dirty + [(c.start, c.start + c.length)]
+        self.schedule(uri)
 
-def schedule(ls: "WingmanServer", uri: str, opened: bool = False) -> None:
-    st = _state(ls, uri)
-    if st.task and not st.task.done():
-        st.task.cancel()
-    st.task = asyncio.ensure_future(_debounced(ls, uri, opened))
+    def schedule(self, uri: str) -> None:
+        st = self._state(uri)
+        if st.task and not st.task.done():
+            st.task.cancel()
+        st.task = asyncio.ensure_future(self._debounced(uri))
 
+    def forget(self, uri: str) -> None:
+        st = self.states.pop(uri, None)
+        if st and st.task and not st.task.done():
+            st.task.cancel()
+        self.server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
-def forget(ls: "WingmanServer", uri: str) -> None:
-    st = _state(ls, uri)
-    if st.task and not st.task.done():
-        st.task.cancel()
-    ls.diag_states.pop(uri, None)
-    ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+    def clear_all(self) -> None:
+        for uri in list(self.states):
+            self.forget(uri)
 
-
-def clear_all(ls: "WingmanServer") -> None:
-    for uri in list(ls.diag_states):
-        forget(ls, uri)
-
-
-async def _debounced(ls: "WingmanServer", uri: str, opened: bool) -> None:
-    await asyncio.sleep(ls.settings.diagnostics.debounce_ms / 1000)
-    # The model may still be loading when the file opens: wait for it, once.
-    if not ls.host.ready:
-        if ls.host.state == "error":
-            return
-        await ls.host.wait_ready()
+    async def _debounced(self, uri: str) -> None:
+        ls = self.server
+        await asyncio.sleep(ls.settings.diagnostics.debounce_ms / 1000)
+        # The model may still be loading when the file opens: wait for it, once.
         if not ls.host.ready:
+            if ls.host.state == "error":
+                return
+            await ls.host.wait_ready()
+            if not ls.host.ready:
+                return
+        try:
+            await self.run(uri)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - hints are optional; never let them break the server
+            log.exception("diagnostics failed for %s", uri)
+
+    async def run(self, uri: str) -> None:
+        ls = self.server
+        snap = ls.snapshot(uri)
+        cfg = ls.settings.diagnostics
+        engine = ls.host.engine
+        if snap is None or engine is None:
             return
-    try:
-        await run(ls, uri, opened)
-    except asyncio.CancelledError:
-        raise
-    except Exception:  # noqa: BLE001 - hints are optional; never let them break the server
-        log.exception("diagnostics failed for %s", uri)
+        st = self._state(uri)
+        if (not cfg.enabled or not ls.servable(snap)
+                or len(snap.text.encode("utf-8", "surrogatepass")) > cfg.max_file_bytes):
+            if st.hints:
+                st.hints = []
+                _publish(ls, snap, [])
+            return
+        regions = _regions(snap, st.dirty)
+        if not regions:
+            return
+        threshold = cfg.threshold
+
+        def score(cancel) -> list[Hint] | None:
+            found: list[Hint] = []
+            for a, b in regions:
+                scores = engine.score(snap.text[a:b], cancel)
+                if cancel.cancelled:
+                    return None  # pre-empted by a keystroke: the worker runs us again when idle
+                found += find_hints(snap.text, scores, threshold, base=a)
+            return found
+
+        job = ls.worker.submit(DIAGNOSTICS, score, key=("diagnostics", uri))
+        try:
+            found = await asyncio.wrap_future(job.future)
+        except asyncio.CancelledError:
+            job.cancel()
+            raise
+        now = ls.snapshot(uri)
+        if found is None or now is None or now.version != snap.version:
+            return  # superseded; the edit that moved the document scheduled another run
+        st.dirty = []
+        kept = [h for h in st.hints if not any(a <= h.start < b for a, b in regions)]
+        st.hints = pick(kept + found, snap.text, cfg.max_per_file)
+        _publish(ls, snap, st.hints)
 
 
-def _regions(snap: Snapshot, dirty: list[tuple[int, int]], opened: bool) -> list[tuple[int, int]]:
+def _regions(snap: Snapshot, dirty: list[tuple[int, int]]) -> list[tuple[int, int]]:
     if len(snap.text) <= WHOLE_FILE_CHARS:
         return [(0, len(snap.text))]
     out: list[tuple[int, int]] = []
@@ -111,47 +161,6 @@ def _regions(snap: Snapshot, dirty: list[tuple[int, int]], opened: bool) -> list
     return out
 
 
-async def run(ls: "WingmanServer", uri: str, opened: bool = False) -> None:
-    snap = ls.snapshot(uri)
-    cfg = ls.settings.diagnostics
-    engine = ls.host.engine
-    if snap is None or engine is None:
-        return
-    st = _state(ls, uri)
-    if (not cfg.enabled or not ls.servable(snap) or len(snap.text.encode("utf-8", "surrogatepass")) > cfg.max_file_bytes):
-        if st.hints:
-            st.hints = []
-            _publish(ls, snap, [])
-        return
-    regions = _regions(snap, st.dirty, opened)
-    if not regions:
-        return
-    threshold = cfg.threshold
-
-    def score(cancel) -> list[Hint] | None:
-        found: list[Hint] = []
-        for a, b in regions:
-            scores = engine.score(snap.text[a:b], cancel)
-            if cancel.cancelled:
-                return None  # pre-empted by a keystroke: the worker runs us again when idle
-            found += find_hints(snap.text, scores, threshold, base=a)
-        return found
-
-    job = ls.worker.submit(DIAGNOSTICS, score, key=("diagnostics", uri))
-    try:
-        found = await asyncio.wrap_future(job.future)
-    except asyncio.CancelledError:
-        job.cancel()
-        raise
-    now = ls.snapshot(uri)
-    if found is None or now is None or now.version != snap.version:
-        return  # superseded; the edit that moved the document scheduled another run
-    st.dirty = []
-    kept = [h for h in st.hints if not any(a <= h.start < b for a, b in regions)]
-    st.hints = pick(kept + found, snap.text, cfg.max_per_file)
-    _publish(ls, snap, st.hints)
-
-
 def _publish(ls: "WingmanServer", snap: Snapshot, hints: list[Hint]) -> None:
     diags = []
     for h in hints:
@@ -167,5 +176,5 @@ def _publish(ls: "WingmanServer", snap: Snapshot, hints: list[Hint]) -> None:
     ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=snap.uri, version=snap.version, diagnostics=diags))
 
 
-def register(server: "WingmanServer") -> None:
-    pass  # driven by text_sync; publishing needs no handler
+def register(server: "WingmanServer") -> Diagnostics:
+    return Diagnostics(server)  # driven by document events; publishing needs no handler

@@ -17,7 +17,8 @@ from lsprotocol import types
 from server import edits
 from server.features.commands import GENERATE_TESTS, position_args
 from server.generation import apply, generate, not_ready, show, tell
-from server.tasks import prompts, pysource, sandbox, testgen
+from model.tasks import prompts, pysource, testgen
+from server.tasks import sandbox
 
 if TYPE_CHECKING:
     from server.server import WingmanServer

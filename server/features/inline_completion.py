@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from server.suggest import suggest
+from server.suggest import Suggester
 
 if TYPE_CHECKING:
     from server.server import WingmanServer
@@ -25,12 +25,12 @@ def accept_command(language: str, mode: str) -> types.Command:
                          arguments=[{"id": next(_ids), "language": language, "mode": mode}])
 
 
-def register(server: "WingmanServer") -> None:
+def register(server: "WingmanServer", suggester: Suggester) -> None:
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     async def inline_completion(ls: "WingmanServer", params: types.InlineCompletionParams) -> types.InlineCompletionList | None:
         invoked = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
         pos = params.position
-        s = await suggest(ls, params.text_document.uri, pos.line, pos.character, invoked=invoked)
+        s = await suggester.suggest(params.text_document.uri, pos.line, pos.character, invoked=invoked)
         if s is None:
             return None
         ls.telemetry.count("shown", s.snap.language_id, s.mode)

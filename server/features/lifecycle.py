@@ -21,14 +21,10 @@ def register(server: "WingmanServer") -> None:
         encoding = ServerCapabilitiesBuilder.choose_position_encoding(params.capabilities)
         ls.documents.encoding = str(getattr(encoding, "value", encoding))  # type: ignore[assignment]
         ls.apply_settings(params.initialization_options, initial=True)
-        fallback = ls.settings.completion.fallback
-        ls.completion_fallback = fallback == "on" or (fallback == "auto" and not ls.client_supports_inline)
-        if ls.completion_fallback:
-            # Registered here, before pygls computes the capabilities, so that a client with
-            # inline completion is never offered the fallback (one keystroke, one model call).
-            from server.features import completion
-
-            completion.register(ls)
+        # Before pygls computes the capabilities: a feature may register itself only for some
+        # clients (the completion fallback).
+        for hook in ls.initialize_hooks:
+            hook(ls)
 
     @server.feature(types.INITIALIZED)
     def initialized(ls: "WingmanServer", params: types.InitializedParams) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from server import edits
 from server.features.commands import TRANSLATE, BadArguments, _uri, range_arg
 from server.generation import apply, generate, not_ready, show, tell
-from server.tasks import prompts
+from model.tasks import prompts
 
 if TYPE_CHECKING:
     from server.server import WingmanServer

@@ -1,1 +1,1 @@
-"""What the commands do, apart from LSP: prompts, Python source analysis, test files, sandbox."""
+"""The server-side sandbox for generated tests (moving to model/tasks/ with the one sandbox)."""

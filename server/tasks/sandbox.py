@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from server.tasks.pysource import import_root
+from model.tasks.pysource import import_root
 
 MEMORY_BYTES = 1 << 30
 FILE_BYTES = 64 << 20

@@ -27,7 +27,7 @@ def server_missing() -> str | None:
     """Why the language server cannot be run here, or None."""
     if os.environ.get("WINGMAN_TEST_EXE"):
         return None
-    if importlib.util.find_spec("server.cli") is None or importlib.util.find_spec("server.server") is None:
+    if importlib.util.find_spec("wingman.cli") is None or importlib.util.find_spec("server.server") is None:
         return "the language server (server/) is not installed here"
     if wingman_exe() is None:
         return "the `wingman` command is not installed (pip install -e .)"

@@ -117,14 +117,14 @@ def test_translation_runs_converted_asserts_in_node(repo):
     ctx = ctx_for(repo, limit=None)
 
     def right(prompt):
-        name = re.search(r"name `(\w+)`", prompt).group(1)
+        name = re.search(r"def (\w+)", prompt).group(1)
         return f"```javascript\n{JS[name]}\n```"
 
     m = codegen.run_translate(OracleEngine(reply=right), ctx)["metrics"]
     assert m["n"] == 3 and m["pass_rate"] == 1.0 and m["assert_pass_rate"] == 1.0
 
     def half(prompt):
-        name = re.search(r"name `(\w+)`", prompt).group(1)
+        name = re.search(r"def (\w+)", prompt).group(1)
         return f"```js\nfunction {name}(a) {{ return a; }}\n```"  # identity: right only where output == input
 
     m = codegen.run_translate(OracleEngine(reply=half), ctx)["metrics"]
@@ -164,7 +164,5 @@ def test_generate_stops_reading_after_the_first_code_block():
                 read.append(p)
                 yield p
 
-    assert codegen.generate(Streaming(), "x", 100) == "Sure:\n```js\nf()\n```"
+    assert codegen.generate(Streaming(), [{"role": "user", "content": "x"}], 100, "javascript") == "Sure:\n```js\nf()\n```"
     assert len(read) == 4
-    assert codegen.extract_code("Sure:\n```js\nf()\n```", ("javascript", "js")) == "f()\n"
-    assert codegen.extract_code("```python\nunfinished", ("python",)) == "unfinished"

@@ -44,7 +44,7 @@ def test_completes_a_line_of_real_code(engine):
 
 def test_next_keystroke_reuses_the_prompt_cache(engine):
     prefix = "import os\n\n\ndef list_python_files(root):\n    return [f for f in os.listdir(root) if f.endswith("
-    first = engine.complete(CompletionRequest(prefix=prefix, suffix=")]\n", mode="single", max_tokens=8))
+    engine.complete(CompletionRequest(prefix=prefix, suffix=")]\n", mode="single", max_tokens=8))
     second = engine.complete(CompletionRequest(prefix=prefix + "'", suffix=")]\n", mode="single", max_tokens=8))
     assert second and second[0].timings.cached_tokens >= second[0].timings.prompt_tokens - 3
 

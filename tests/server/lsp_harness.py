@@ -196,7 +196,7 @@ def server_config(*extra: str, home: str | None = None) -> ClientServerConfig:
     if home:
         env["WINGMAN_HOME"] = home
     return ClientServerConfig(
-        server_command=[sys.executable, "-m", "model.cli", "serve", *extra],
+        server_command=[sys.executable, "-m", "wingman", "serve", *extra],
         client_factory=make_test_lsp_client, server_env=env,
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import socket
 import subprocess
@@ -130,7 +129,7 @@ def test_tcp_loopback():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "model.cli", "serve", "--engine", "fake", "--tcp", f"127.0.0.1:{port}"],
+    proc = subprocess.Popen([sys.executable, "-m", "wingman", "serve", "--engine", "fake", "--tcp", f"127.0.0.1:{port}"],
                             stderr=subprocess.PIPE)
     try:
         # Wait for the server to say it listens (a blocking read, no polling).

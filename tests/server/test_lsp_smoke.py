@@ -32,3 +32,25 @@ async def test_inline_completion(s: Session):
     item = result.items[0]
     assert item.range.start == item.range.end == types.Position(line=1, character=11)
     assert item.command.command == "wingman.accept"
+
+
+async def test_one_bad_setting_is_named_and_the_rest_still_apply(s: Session):
+    """didChangeConfiguration with an invalid value, an unknown key and valid ones: both problems
+    are shown by name with what is expected, and the valid keys take effect."""
+    await s.start()
+    before = await s.client.workspace_execute_command_async(types.ExecuteCommandParams(command="wingman.status"))
+    mark = len(s.client.messages)
+    s.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"wingman": {
+        "completion": {"maxTokens": "lots", "debounceMs": 250},
+        "diagnostics": {"threshold": -6.5, "maxPerFile": 3.5},
+        "bogus": 1,
+    }}))
+    status = await s.client.workspace_execute_command_async(types.ExecuteCommandParams(command="wingman.status"))
+    texts = [m.message for m in s.client.messages[mark:]]
+    assert any("`completion.maxTokens`" in t and "expected an integer" in t for t in texts), texts
+    assert any("`diagnostics.maxPerFile`" in t for t in texts), texts
+    assert any("unknown setting `bogus`" in t and "completion" in t for t in texts), texts
+    settings = status["settings"]
+    assert settings["completion"]["debounceMs"] == 250 and settings["diagnostics"]["threshold"] == -6.5
+    assert settings["completion"]["maxTokens"] == before["settings"]["completion"]["maxTokens"]
+    assert settings["diagnostics"]["maxPerFile"] == before["settings"]["diagnostics"]["maxPerFile"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from server.features.code_from_comment import find_target
 from server.documents import Snapshot
-from server.tasks import prompts, pysource, sandbox, testgen
+from model.tasks import prompts, pysource, testgen
+from server.tasks import sandbox
 
 SRC = '''import math
 

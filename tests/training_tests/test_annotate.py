@@ -8,7 +8,9 @@ import shutil
 import pytest
 
 from model.fim import WINGMAN
+from model.tiny import make_tokenizer
 from training import annotate, mining, translate
+from model.tasks import prompts
 from training.config import AnnotateConfig, ConfigError, TranslateConfig
 from training.io import iter_records
 
@@ -25,21 +27,38 @@ BAD_JS = "function clamp(x, lo, hi) {\n  return x;\n}\n"
 def test_fim_samples_use_the_engine_template_in_both_orders():
     rng = random.Random(0)
     text = GEOMETRY
+    builders = annotate.fim_builders(make_tokenizer())
     for order in ("psm", "spm"):
         for _ in range(20):
             prefix, middle, suffix = annotate.fim_split(text, rng, 5)
             assert text.startswith(prefix + middle + suffix)  # the suffix may be dropped (end of file)
-            segs = annotate.fim_sample(prefix, middle, suffix, order)
+            segs = annotate.fim_sample(builders[order], prefix, middle, suffix, 1024)
             rendered = "".join(s for s, _ in segs)
             assert rendered == WINGMAN.render(prefix, suffix, order) + middle + "<|endoftext|>"
-    spm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "spm"))
+    spm = "".join(s for s, _ in annotate.fim_sample(builders["spm"], "P", "M", "S", 1024))
     assert spm == "<|wm_fim_suffix|>S<|wm_fim_prefix|>PM<|endoftext|>"  # the open middle
-    psm = "".join(s for s, _ in annotate.fim_sample("P", "M", "S", "psm"))
+    psm = "".join(s for s, _ in annotate.fim_sample(builders["psm"], "P", "M", "S", 1024))
     assert psm == "<|wm_fim_prefix|>P<|wm_fim_suffix|>S<|wm_fim_middle|>M<|endoftext|>"
 
 
+def test_fim_samples_are_cut_to_the_window_the_server_sends():
+    """A long file's sample holds only what the engine's window would: whole lines near the cursor."""
+    builders = annotate.fim_builders(make_tokenizer())
+    text = "".join(f"value_{i} = compute({i})\n" for i in range(2000))
+    cursor = text.index("value_1500 ")
+    segs = annotate.fim_sample(builders["spm"], text[:cursor], "value_1500 = compute(1500)\n",
+                               text[cursor + 27:], 1024)
+    prompt = segs[:-2]
+    tok = make_tokenizer()
+    assert sum(len(tok(s, add_special_tokens=False)["input_ids"]) if not s.startswith("<|wm") else 1
+               for s, _ in prompt) <= 1024
+    prefix = prompt[3][0]
+    assert text[:cursor].endswith(prefix) and prefix.startswith("value_") and len(prefix) < cursor
+
+
 def test_middle_only_loss_trains_the_middle_and_its_end():
-    segs = annotate.fim_sample("P", "M", "S", "spm", loss="middle")
+    builders = annotate.fim_builders(make_tokenizer())
+    segs = annotate.fim_sample(builders["spm"], "P", "M", "S", 1024, loss="middle")
     assert "".join(t for t, _ in segs) == "<|wm_fim_suffix|>S<|wm_fim_prefix|>PM<|endoftext|>"
     assert [t for t, train in segs if train] == ["M", "<|endoftext|>"]
     with pytest.raises(ConfigError, match="fim_loss"):
@@ -86,12 +105,14 @@ def test_pairs_are_rendered_with_the_chat_template(two_repos, tmp_path, tiny_tok
     samples = list(iter_records(tmp_path / "run" / "annotate"))
     pair = next(s for s in samples if s["kind"] == "function_to_tests" and "clamp" in s["segments"][0][0])
     (prompt, p_train), (answer, a_train) = pair["segments"]
-    assert prompt.startswith("<|im_start|>user\nWrite pytest tests") and prompt.endswith("<|im_start|>assistant\n")
+    # The server's own request, system message included (model/tasks/prompts.py).
+    assert prompt.startswith("<|im_start|>system\n" + prompts.SYSTEM + "<|im_end|>\n<|im_start|>user\n"
+                             "Write pytest tests for the function `clamp`")
+    assert prompt.endswith("<|im_start|>assistant\n")
     assert (p_train, a_train) == (False, True)
     assert "def test_clamp" in answer and answer.endswith("<|im_end|>\n")
-    assert prompt + answer == tiny_tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt.split("\n", 1)[1].rsplit("<|im_end|>", 1)[0]},
-         {"role": "assistant", "content": answer.rsplit("<|im_end|>", 1)[0]}], tokenize=False)
+    doc = next(s for s in samples if s["kind"] == "docstring_to_function" and "clamp" in s["segments"][0][0])
+    assert "Write the Python code that the comment or docstring describes" in doc["segments"][0][0]
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
@@ -156,8 +177,8 @@ class T:
 
 def test_extract_code_and_es_module_exports():
     reply = "Here it is:\n```javascript\nexport function add(a, b) {\n  return a + b;\n}\n```\nDone."
-    code = translate.extract_code(reply)
+    code = prompts.extract_code(reply, "javascript")
     assert code.startswith("export function add")
-    assert translate.extract_code("```js\nfunction f() {") == "function f() {"  # cut off mid-block
+    assert prompts.extract_code("```js\nfunction f() {", "javascript") == "function f() {\n"  # cut off mid-block
     if shutil.which("node"):
         assert translate.check("add", code, [([1, 2], 3)])[0]

@@ -37,5 +37,5 @@ def test_bad_values_are_rejected():
         C.load_config(C.CollectConfig, None, {"sources": [{"kind": "ftp", "path": "x"}]})
     with pytest.raises(C.ConfigError, match="translate.target"):
         C.load_config(C.AnnotateConfig, None, {"translate": {"target": "cobol"}})
-    with pytest.raises(C.ConfigError, match="expected bool"):
+    with pytest.raises(C.ConfigError, match="expected true or false"):
         C.load_config(C.CleanConfig, None, {"near_dedupe": "yes please"})

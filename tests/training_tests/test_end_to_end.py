@@ -70,15 +70,27 @@ def test_merged_and_adapter_exports_agree(exported, tiny_model):
 def test_engine_loads_the_export_and_completes(exported, form):
     from model.config import EngineConfig
     from model.factory import load_engine
-    from model.types import CompletionRequest
+    from model.types import CancelToken, CompletionRequest
 
     engine = load_engine(EngineConfig(model=str(exported[form]), quantize="none", dtype="float32"))
     assert engine.info.fim_template == "wingman"  # read from wingman.json
     prompt = engine.builder.build("def add(a, b):\n    return", "\n", 256)
     assert engine.tok.decode(prompt.ids).endswith("<|wm_fim_prefix|>def add(a, b):\n    return")  # open middle
-    # Random weights may well stop at once (an empty completion is dropped); none may raise.
-    for completion in engine.complete(CompletionRequest(prefix="def add(a, b):\n    return", suffix="\n", max_tokens=6)):
-        assert isinstance(completion.text, str) and completion.stop_reason
+    engine.complete(CompletionRequest(prefix="def add(a, b):\n    return", suffix="\n", max_tokens=6))
+    held = engine.decoder.slots["complete"].ids
+    assert held[: len(prompt.ids) - 1] == prompt.ids[:-1]  # the prompt was prefilled (its last token healed)
+    # Random weights may stop at once; without stop tokens the loaded weights decode every step.
+    decoder = engine.decoder
+    stop_ids, decoder.stop_ids = decoder.stop_ids, set()
+    try:
+        slot = decoder.slot("e2e")
+        logits, _ = decoder.prefill(slot, prompt.ids, CancelToken())
+        produced = [t for t, _ in decoder.tokens(slot, logits, 6, CancelToken())]
+    finally:
+        decoder.stop_ids = stop_ids
+    assert len(produced) == 6 and slot.ids[: len(prompt.ids)] == prompt.ids
+    assert slot.ids[len(prompt.ids):] == produced[: len(slot.ids) - len(prompt.ids)]  # what was decoded is cached
+    assert len(slot.ids) >= len(prompt.ids) + 5
 
 
 def test_cli_subcommands_validate_their_configs(exported, tmp_path):
@@ -86,6 +98,6 @@ def test_cli_subcommands_validate_their_configs(exported, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("nonsense_key: 1\n")
     for step in ("collect", "clean", "annotate", "pack", "train", "export"):
-        proc = subprocess.run([sys.executable, "-m", "model.cli", step, "--config", str(bad)], cwd=ROOT,
+        proc = subprocess.run([sys.executable, "-m", "wingman", step, "--config", str(bad)], cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "unknown keys" in proc.stderr, (step, proc.stderr[-500:])

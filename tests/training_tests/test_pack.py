@@ -94,5 +94,5 @@ def test_keep_shares_are_checked():
     assert load_config(PackConfig, None, {"keep": {"plain": "0.25"}}).keep == {"plain": 0.25}  # YAML's spelling
     with pytest.raises(ConfigError, match="keep.plain"):
         load_config(PackConfig, None, {"keep": {"plain": 1.5}})
-    with pytest.raises(ConfigError, match="expected float"):
+    with pytest.raises(ConfigError, match="keep.plain: expected number"):
         load_config(PackConfig, None, {"keep": {"plain": "most"}})

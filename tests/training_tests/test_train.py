@@ -44,7 +44,7 @@ def _train_cli(config: dict, tmp: Path, *extra: str, env_extra: dict | None = No
     path = tmp / f"cfg-{len(list(tmp.glob('cfg-*')))}.yaml"
     path.write_text(yaml.safe_dump(config))
     env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "model.cli", "train", "--config", str(path), *extra],
+    return subprocess.run([sys.executable, "-m", "wingman", "train", "--config", str(path), *extra],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -135,7 +135,7 @@ def test_config_validation(tmp_path):
         load_config(TrainConfig, None, {"learning_rate": 1})
     with pytest.raises(ConfigError, match="mode"):
         load_config(TrainConfig, None, {"mode": "qlora"})
-    with pytest.raises(ConfigError, match="expected int"):
+    with pytest.raises(ConfigError, match="max_steps: expected integer"):
         load_config(TrainConfig, None, {"max_steps": "many"})
     cfg = tmp_path / "c.yaml"
     cfg.write_text("lr: 1e-4\nmax_steps: 10\n")

@@ -6,40 +6,24 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from model.types import CancelToken
+from model.tasks import prompts, testgen
+from model.types import CancelToken, ChatMessage
 from training.evaluate import metrics, sandbox
 from training.evaluate.context import EvalContext, complete, digest
 from training.evaluate.holes import _rng
 
 HUMANEVAL_MAX_TOKENS = 384
-# The same words as the training pairs (training/translate.py), so a fine-tuned model sees its format.
-TRANSLATE_PROMPT = ("Translate this Python function to JavaScript. Keep the function name `{name}` and its parameters; "
-                    "use only the standard library. Answer with one ```javascript code block.\n\n```python\n{source}```")
-TESTS_PROMPT = ("Write pytest tests for the Python function `{name}` below. It is in the module `{module}`: import it "
-                "with `from {module} import {name}`. Answer with one ```python code block holding the whole test "
-                "file.\n\n```python\n{source}```")
 
 
-def extract_code(reply: str, languages: tuple[str, ...]) -> str:
-    """The first fenced block in one of `languages` (or unlabeled); the whole reply if none."""
-    blocks = re.findall(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)(?:```|\Z)", reply, re.DOTALL)
-    for lang, body in blocks:
-        if lang.lower() in languages or not lang:
-            return body
-    return blocks[0][1] if blocks else reply
-
-
-_CLOSED_BLOCK = re.compile(r"```[^\n]*\n.*?```", re.DOTALL)
-
-
-def generate(engine, prompt: str, max_tokens: int) -> str:
-    """The reply, up to the end of its first fenced code block (the rest is not used, so not waited for)."""
+def generate(engine, messages: list[ChatMessage], max_tokens: int, language: str) -> str:
+    """The reply to the server's own prompt, up to the end of its first code block in `language`
+    (the rest is not used, so not waited for: as server/generation.py does)."""
     text = ""
-    stream = engine.generate([{"role": "user", "content": prompt}], CancelToken(), max_tokens=max_tokens)
+    stream = engine.generate(messages, CancelToken(), max_tokens=max_tokens)
     try:
         for piece in stream:
             text += piece
-            if _CLOSED_BLOCK.search(text):
+            if "`" in piece and prompts.block_closed(text, language):
                 break
     finally:
         close = getattr(stream, "close", None)
@@ -125,8 +109,10 @@ def run_gentests(engine, ctx: EvalContext) -> dict:
     fns = fns if ctx.limit is None else fns[: ctx.limit]
     samples = []
     for i, f in enumerate(fns):
-        reply = generate(engine, TESTS_PROMPT.format(name=f.name, module=f.module, source=f.source), 768)
-        code = extract_code(reply, ("python", "py"))
+        reply = generate(engine, prompts.tests(f.source, f.name, f.module), 768, "python")
+        # As the server does: keep the imports and test functions, and write the import ourselves.
+        code = testgen.standalone(testgen.parse_reply(prompts.extract_code(reply, "python"), f.module), f.module,
+                                  f.name.split(".")[0])
         real = run_generated_tests(f.module, f.source, code)
         passing = [k for k, v in real["results"].items() if v == "passed"]
         s = {"id": f.id, "function": f.name, "reply": reply, "runs": real["runs"], "tests": len(real["results"]),
@@ -197,8 +183,8 @@ def run_translate(engine, ctx: EvalContext) -> dict:
     fns = fns if ctx.limit is None else fns[: ctx.limit]
     samples = []
     for i, (f, asserts) in enumerate(fns):
-        reply = generate(engine, TRANSLATE_PROMPT.format(name=f.name, source=f.source), 768)
-        code = extract_code(reply, ("javascript", "js"))
+        reply = generate(engine, prompts.translate(f.source, "python", "javascript"), 768, "javascript")
+        code = prompts.extract_code(reply, "javascript")
         passed, error = run_js(js_program(code, asserts))
         samples.append({"id": f.id, "function": f.name, "reply": reply, "asserts": len(asserts), "passed": passed,
                         "all_passed": passed == len(asserts), "error": error})

@@ -47,7 +47,7 @@ def train(cmd: list[str], cfg: dict, path: Path) -> float:
     path.write_text(yaml.safe_dump(cfg))
     t0 = time.perf_counter()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(cmd + ["-m", "model.cli", "train", "--config", str(path)], cwd=ROOT, env=env,
+    proc = subprocess.run(cmd + ["-m", "wingman", "train", "--config", str(path)], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         sys.exit(f"training failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")

@@ -143,7 +143,7 @@ async def session(engine: str, model: str | None) -> int:
     root = Path(tempfile.mkdtemp(prefix="wingman-demo-"))
     shutil.copytree(EXAMPLES, root / "examples")
     demo = DemoClient(root)
-    cmd = [sys.executable, "-m", "model.cli", "serve"] + (["--model", model] if model else [])
+    cmd = [sys.executable, "-m", "wingman", "serve"] + (["--model", model] if model else [])
     options: dict = {"completion": {"maxTokens": 32, "debounceMs": 100}, "diagnostics": {"debounceMs": 200}}
     if engine == "fake":
         options["fakeEngine"] = FAKE

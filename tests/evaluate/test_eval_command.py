@@ -1,15 +1,15 @@
-import argparse
 import json
 
 import pytest
 
-from training.evaluate import cli, report
+from training.evaluate import report
+from training.evaluate.run import Candidate
+from wingman.cli import build_parser
+from wingman.commands import evaluate as eval_command
 
 
 def parse(argv):
-    parser = argparse.ArgumentParser(prog="wingman")
-    cli.register(parser.add_subparsers(dest="command"))
-    return parser.parse_args(["eval", *argv])
+    return build_parser().parse_args(["eval", *argv])
 
 
 def test_candidates_from_paths(tmp_path):
@@ -17,15 +17,15 @@ def test_candidates_from_paths(tmp_path):
     adapter.mkdir()
     (adapter / "adapter_config.json").write_text("{}")
     args = parse(["--model", "base-dir", "--candidate", f"ft={adapter}", "--candidate", "full=ckpt/final"])
-    assert cli._candidates(args) == [
-        {"name": "base", "model": "base-dir", "adapter": None},
-        {"name": "ft", "model": "base-dir", "adapter": str(adapter)},
-        {"name": "full", "model": "ckpt/final", "adapter": None},
+    assert eval_command.candidates(args) == [
+        Candidate("base", "base-dir", None),
+        Candidate("ft", "base-dir", str(adapter)),
+        Candidate("full", "ckpt/final", None),
     ]
     with pytest.raises(SystemExit):
-        cli._candidates(parse(["--candidate", "nopath"]))
+        eval_command.candidates(parse(["--candidate", "nopath"]))
     with pytest.raises(SystemExit):
-        cli._candidates(parse(["--candidate", "base=x"]))
+        eval_command.candidates(parse(["--candidate", "base=x"]))
 
 
 def test_eval_writes_side_by_side_report(minirepo, tmp_path):

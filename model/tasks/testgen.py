@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.tasks.pysource import import_root, relpath
+from model.tasks.pysource import import_root, relpath
 
 
 @dataclass
@@ -92,6 +92,12 @@ def render(existing: str | None, tests: TestCode, test_file: Path, source_path: 
         return '"""Tests written by Wingman; review them before you trust them."""\n\n' + body
     sep = "" if existing.endswith("\n") or not existing else "\n"
     return sep + "\n\n" + body
+
+
+def standalone(tests: TestCode, module: str, import_name: str) -> str:
+    """A test module for a flat layout where `module` is importable as it is (evaluation)."""
+    lines = [f"from {module} import {import_name}", *tests.imports]
+    return "\n".join(lines) + "".join(f"\n\n\n{src}" for _, src in tests.functions) + "\n"
 
 
 def test_path(root: Path, source_path: str) -> Path:

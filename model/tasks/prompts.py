@@ -1,4 +1,9 @@
-"""Chat prompts for the instruction tasks, and getting the code back out of a reply."""
+"""The instruction tasks' chat prompts, and getting the code back out of a reply.
+
+The server sends exactly these messages and training renders exactly these (system message
+included), so a model is trained on the prompts it is served. One phrasing per task: the variety
+annotate once added was never sent by the server, so it taught the model requests it never sees.
+"""
 
 from __future__ import annotations
 
@@ -49,7 +54,12 @@ def tests(function_source: str, name: str, module: str) -> list[ChatMessage]:
     ]
 
 
-def code_from_comment(context: str, stub: str, language: str) -> list[ChatMessage]:
+CONTEXT_CHARS = 3000  # of the file before the stub, shown with a code-from-comment request
+
+
+def code_from_comment(text_before: str, stub: str, language: str) -> list[ChatMessage]:
+    """`text_before`: the file up to the stub's end; its last CONTEXT_CHARS characters are shown."""
+    context = text_before[-CONTEXT_CHARS:]
     lang = display(language)
     return [
         {"role": "system", "content": SYSTEM},
@@ -73,3 +83,20 @@ def extract_code(reply: str, language: str | None = None) -> str:
             want = {canonical(language), LANGUAGES.get(canonical(language), ("", "", ""))[2]}
             code = next((body for tag, body in blocks if canonical(tag.strip()) in want), code)
     return code.strip("\n").rstrip() + "\n" if code.strip() else ""
+
+
+def block_closed(text: str, language: str | None = None) -> bool:
+    """True once the reply holds a complete fenced code block (in `language`, or untagged, when
+    given): what the task extracts is there, the rest would be chatter."""
+    tag = None
+    for line in text.split("\n"):
+        stripped = line.lstrip()
+        if not stripped.startswith("```"):
+            continue
+        if tag is None:
+            tag = stripped[3:].strip()
+        else:
+            if language is None or not tag or canonical(tag) == canonical(language):
+                return True
+            tag = None
+    return False

@@ -1,5 +1,5 @@
 from model.fim import TEMPLATES, WINGMAN
-from model.prompt import PromptBuilder, PromptConfig
+from model.tasks.window import CharEncoder, FimPromptBuilder, WindowConfig
 from model.tiny import make_tokenizer
 
 
@@ -15,7 +15,7 @@ def _file(n_lines: int) -> str:
 
 def test_budget_is_respected_and_cut_at_lines():
     tok = _tok()
-    b = PromptBuilder(tok, WINGMAN, PromptConfig(step_lines=8))
+    b = FimPromptBuilder.for_tokenizer(tok, WINGMAN, WindowConfig(step_lines=8))
     text = _file(400)
     cursor = text.index("value_300")
     p = b.build(text[:cursor], text[cursor:], budget=256)
@@ -32,7 +32,7 @@ def test_budget_is_respected_and_cut_at_lines():
 def test_typing_appends_to_the_previous_prompt():
     """Suffix-first: each keystroke keeps every token before the cursor's last token."""
     tok = _tok()
-    b = PromptBuilder(tok, WINGMAN, PromptConfig(step_lines=16))
+    b = FimPromptBuilder.for_tokenizer(tok, WINGMAN, WindowConfig(step_lines=16))
     text = _file(300)
     cursor = text.index("value_200")
     prev = None
@@ -48,7 +48,7 @@ def test_typing_appends_to_the_previous_prompt():
 
 def test_window_start_moves_in_coarse_steps():
     tok = _tok()
-    b = PromptBuilder(tok, WINGMAN, PromptConfig(step_lines=32))
+    b = FimPromptBuilder.for_tokenizer(tok, WINGMAN, WindowConfig(step_lines=32))
     text = _file(500)
     starts = set()
     for line in range(300, 340):
@@ -60,7 +60,7 @@ def test_window_start_moves_in_coarse_steps():
 
 def test_suffix_window_does_not_depend_on_prefix():
     tok = _tok()
-    b = PromptBuilder(tok, TEMPLATES["none"].__class__("psm-test", *WINGMAN.special_tokens, "psm"))
+    b = FimPromptBuilder.for_tokenizer(tok, TEMPLATES["none"].__class__("psm-test", *WINGMAN.special_tokens, "psm"))
     text = _file(200)
     cursor = text.index("value_100")
     a = b.build(text[:cursor], text[cursor:], 300)
@@ -72,6 +72,31 @@ def test_suffix_window_does_not_depend_on_prefix():
 
 def test_giant_line_is_cut_by_tokens():
     tok = _tok()
-    b = PromptBuilder(tok, TEMPLATES["none"])
+    b = FimPromptBuilder.for_tokenizer(tok, TEMPLATES["none"])
     p = b.build("x = [" + "1, " * 5000, "", budget=100)
     assert len(p.ids) <= 100 and p.truncated
+
+
+def test_window_line_numbers_are_the_files_even_in_a_huge_prefix():
+    """Only the tail that could fit is split, but the window still starts on a file line that is
+    a multiple of the step, so it stays put while the user types."""
+    tok = _tok()
+    b = FimPromptBuilder.for_tokenizer(tok, WINGMAN, WindowConfig(step_lines=32))
+    text = _file(20000)
+    cursor = text.index("value_19000 ")
+    p = b.build(text[:cursor], text[cursor:], budget=2000)
+    assert not p.truncated and p.prefix_start_line % 32 == 0 and 18000 < p.prefix_start_line < 19000
+    assert p.pieces[3].startswith(f"value_{p.prefix_start_line} =")
+
+
+def test_one_window_for_tokens_and_for_characters():
+    """The remote engine's window is the same code counted in characters."""
+    b = FimPromptBuilder(CharEncoder(), WINGMAN, config=WindowConfig(step_lines=8))
+    text = _file(400)
+    cursor = text.index("value_300")
+    p = b.build(text[:cursor], text[cursor:], budget=2000)
+    suffix, prefix = p.pieces[1], p.pieces[3]
+    assert len(suffix) <= 500 and len(prefix) + len(suffix) + 2 <= 2000
+    assert text[cursor:].startswith(suffix) and text[:cursor].endswith(prefix)
+    assert p.prefix_start_line % 8 == 0 and prefix.startswith(f"value_{p.prefix_start_line} =")
+    assert "".join(p.pieces) == WINGMAN.render(prefix, suffix)
