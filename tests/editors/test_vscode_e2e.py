@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,27 +60,61 @@ def run_e2e(tmp_path: Path, *extra: str, timeout: int = 300) -> dict:
     return result
 
 
+def busy_proxy_exe(tmp_path: Path) -> Path:
+    """A `wingman` for the extension that runs the real server behind busy_proxy.py (which sends
+    wingman/busy, and holds the loading state until the file after `--hold-ready` exists)."""
+    exe = tmp_path / "wingman-busy"
+    proxy = Path(__file__).with_name("busy_proxy.py")
+    exe.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "args = sys.argv[1:]\n"
+        "hold = []\n"
+        "if '--hold-ready' in args:\n"
+        "    i = args.index('--hold-ready'); hold = args[i:i + 2]; del args[i:i + 2]\n"
+        f"os.execv(sys.executable, [sys.executable, {str(proxy)!r}, '--busy-after-ms', '400', *hold, '--', {wingman_exe()!r}, *args])\n"
+    )
+    exe.chmod(0o755)
+    return exe
+
+
 def test_vscode_ghost_text_tab_and_generate_tests(tmp_path):
     why = missing()
     if why:
         pytest.skip(why)
-    r = run_e2e(tmp_path)
+    r = run_e2e(tmp_path, "--busy-proxy", str(busy_proxy_exe(tmp_path)))
     # A wrong server path is reported, not swallowed.
     assert "cannot start the server" in r["wrongPathMessage"] and "no-such-venv" in r["wrongPathMessage"]
     # So is a `wingman` that dies at start (an incomplete venv): with its own last words.
     assert "did not start" in r["crashMessage"] and "No module named 'pygls'" in r["crashMessage"]
-    # Ghost text from the server (the fake engine's continuation of the typed "ret").
-    assert r["ghostText"] == "urn a + b"
-    # Tab accepted it: the saved file has the whole line.
-    assert r["savedSource"] == "def add(a, b):\n    return a + b\n"
-    # "Wingman: Generate Tests" opened the new test file with the generated tests.
+    # The Tab clash: typing `if amount` in a method body opened VS Code's word-based suggest
+    # widget (its words from the file) together with the ghost text from the server...
+    assert "amount" in r["suggestItems"] or "amount_due" in r["suggestItems"], r["suggestItems"]
+    assert r["suggestWidgetVisibleWithGhostText"] is True
+    assert r["ghostText"] == " > self.balance:"
+    # ... and ONE Tab took the ghost text, not the widget's word; the widget is gone.
+    assert r["lineAfterOneTab"].strip() == "if amount > self.balance:"
+    assert r["suggestWidgetVisibleAfterTab"] is False
+    assert "    def withdraw(self, amount):\n        if amount > self.balance:\n            raise" in r["savedSource"]
+    # The extension's configurationDefaults are in force for Python.
+    assert "python: editor.inlineSuggest.suppressSuggestions = true" in r["editorSettings"]
+    # "Wingman: Generate Tests" opened the new test file with the generated tests, saved it, and
+    # focused it (beside the source).
     assert r["testTab"] == "test_calc.py"
     assert "def test_add():" in r["testFileVisibleText"] and "from calc import add" in r["testFileVisibleText"]
+    assert "def test_add():" in r["testFileOnDisk"] and r["testFileDirty"] is False
+    assert r["focusedTab"].startswith("test_calc.py")
     # "Translate Selection…" offers the other six languages; JavaScript opened calc.js.
     assert r["translateChoices"] == ["JavaScript", "TypeScript", "Java", "C++", "Go", "Rust"]
     assert r["translatedTab"] == "calc.js"
+    assert r["translationOnDisk"].strip() and r["translationFocused"] is True
     # "Toggle Inline Completion" turned it off and on (the status-bar item said so).
     assert r["toggled"] is True
+    # Loading progress (wingman/status's progress): the step and the percentage.
+    assert r["loadingText"].endswith("Wingman: loading model weights 62%"), r["loadingText"]
+    # wingman/busy: a spinner with the server's message while the suggestion is slow; then back.
+    assert r["busyText"].endswith("Wingman: thinking…") and r["busySpinner"] is True
+    assert r["busyRestored"] is True
     for shot in ("fake-0-wrong-path.png", "fake-1-ghost-text.png", "fake-2-final.png"):
         assert (SHOTS / shot).stat().st_size > 10_000
 

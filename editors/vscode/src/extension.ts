@@ -12,13 +12,14 @@ import {
   ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
+  ResponseError,
   RevealOutputChannelOn,
   ServerOptions,
   State as ClientState,
   TransportKind,
 } from 'vscode-languageclient/node';
 import { serverCommand, serverOptions, TRANSLATE_LANGUAGES } from './settings';
-import { Status } from './status';
+import { Busy, Progress, Status } from './status';
 
 const LANGUAGE_NAMES: Record<string, string> = {
   python: 'Python', javascript: 'JavaScript', typescript: 'TypeScript', java: 'Java', cpp: 'C++', go: 'Go', rust: 'Rust',
@@ -136,9 +137,11 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
           const selection = params.selection
             ? new vscode.Range(params.selection.start.line, params.selection.start.character, params.selection.end.line, params.selection.end.character)
             : undefined;
+          // A file the server just created is where the user goes next: focus it, beside the source.
+          const created = createdFiles.some((u) => u.toString() === uri.toString());
           await vscode.window.showTextDocument(uri, {
             viewColumn: shown?.viewColumn ?? vscode.ViewColumn.Beside,
-            preserveFocus: params.takeFocus === false,
+            preserveFocus: params.takeFocus === false && !created,
             preview: false,
             selection,
           });
@@ -147,12 +150,29 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
       },
       workspace: {
         handleApplyEdit: async (params, next) => {
+          const created: vscode.Uri[] = [];
           for (const change of params.edit.documentChanges ?? []) {
             if ('kind' in change && change.kind === 'create') {
-              createdFiles.push(vscode.Uri.parse(change.uri));
+              created.push(vscode.Uri.parse(change.uri));
             }
           }
-          return next(params, undefined as never);
+          createdFiles.push(...created);
+          const result = await next(params, undefined as never);
+          // A file the server created (generated tests, a translation) is saved at once: left
+          // dirty it is lost on close, and test runners and git only see what is on disk.
+          if (!(result instanceof ResponseError) && result.applied) {
+            for (const uri of created) {
+              try {
+                const doc = await vscode.workspace.openTextDocument(uri);
+                if (doc.isDirty && !(await doc.save())) {
+                  log(`could not save ${uri.fsPath}`);
+                }
+              } catch (err) {
+                log(`could not save ${uri.toString()}: ${err}`);
+              }
+            }
+          }
+          return result;
         },
       },
     },
@@ -160,10 +180,14 @@ async function startClient(context: vscode.ExtensionContext): Promise<void> {
 
   const c = new LanguageClient('wingman', 'Wingman', server, options);
   client = c;
-  c.onNotification('wingman/status', (p: { state?: string; message?: string; model?: string }) => {
+  c.onNotification('wingman/status', (p: { state?: string; message?: string; model?: string; progress?: Progress }) => {
     const state = p.state === 'loading' || p.state === 'ready' || p.state === 'error' ? p.state : 'starting';
-    status.set(state, p.message ?? '', p.model);
+    status.set(state, p.message ?? '', p.model, p.progress);
     log(`status: ${p.state}${p.model ? ' · ' + p.model : ''}${p.message ? ' · ' + p.message : ''}`);
+  });
+  c.onNotification('wingman/busy', (p: Busy) => {
+    status.busy(p);
+    log(`busy: ${p.busy ? 'yes' : 'no'} · ${p.reason ?? ''} · ${p.message ?? ''} · ${p.elapsedMs ?? '?'} ms · ${p.uri}`);
   });
   c.onDidChangeState((e) => {
     if (e.newState === ClientState.Stopped && status.state !== 'error') {
@@ -217,6 +241,7 @@ async function runServerCommand(command: string, args: unknown[], title: string)
   }
   const c = client;
   createdFiles = [];
+  log(`${command} ${JSON.stringify(args)}`);
   try {
     await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: `Wingman: ${title}…`, cancellable: true },
@@ -226,13 +251,16 @@ async function runServerCommand(command: string, args: unknown[], title: string)
     void vscode.window.showErrorMessage(`Wingman: ${title} failed: ${err instanceof Error ? err.message : err}`);
     return;
   }
-  // The server shows what it created (window/showDocument); show anything it did not.
-  for (const uri of createdFiles) {
-    if (vscode.window.visibleTextEditors.some((e) => e.document.uri.toString() === uri.toString())) {
+  log(`${command} done; created: ${createdFiles.map((u) => u.fsPath).join(', ') || 'nothing'}`);
+  // The server shows what it created (window/showDocument); show anything it did not, and focus
+  // the first new file (beside the source).
+  for (const [i, uri] of createdFiles.entries()) {
+    const visible = vscode.window.visibleTextEditors.find((e) => e.document.uri.toString() === uri.toString());
+    if (visible && (i > 0 || vscode.window.activeTextEditor === visible)) {
       continue;
     }
     const doc = await vscode.workspace.openTextDocument(uri);
-    await vscode.window.showTextDocument(doc, { viewColumn: vscode.ViewColumn.Beside, preview: false });
+    await vscode.window.showTextDocument(doc, { viewColumn: visible?.viewColumn ?? vscode.ViewColumn.Beside, preview: false, preserveFocus: i > 0 });
   }
 }
 
@@ -278,8 +306,23 @@ async function toggleInlineCompletion(): Promise<void> {
   void vscode.window.setStatusBarMessage(`Wingman: inline completion ${on ? 'on' : 'off'}`, 3000);
 }
 
+/** Where Tab should take the ghost text even with the suggest widget open (see package.json). */
+function publishLanguages(): void {
+  const languages = vscode.workspace.getConfiguration('wingman').get<string[]>('languages') ?? [];
+  void vscode.commands.executeCommand('setContext', 'wingman.languageIds', languages);
+}
+
+/** Tab with both ghost text and the suggest widget showing: take the ghost text, close the widget. */
+async function acceptInlineSuggestion(): Promise<void> {
+  await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+  await vscode.commands.executeCommand('hideSuggestWidget');
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel('Wingman', { log: true });
+  publishLanguages();
+  const editorCfg = vscode.workspace.getConfiguration('editor', { languageId: 'python' });
+  log(`python: editor.inlineSuggest.suppressSuggestions = ${editorCfg.get('inlineSuggest.suppressSuggestions')}, editor.inlineSuggest.enabled = ${editorCfg.get('inlineSuggest.enabled')}`);
   status = new Status();
   status.setCompletion(completionEnabled());
   context.subscriptions.push(
@@ -289,6 +332,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('wingman.vscode.translateSelection', translateSelection),
     vscode.commands.registerCommand('wingman.vscode.toggleInlineCompletion', toggleInlineCompletion),
     vscode.commands.registerCommand('wingman.vscode.showLog', () => output.show(true)),
+    vscode.commands.registerCommand('wingman.vscode.acceptInlineSuggestion', acceptInlineSuggestion),
     vscode.commands.registerCommand('wingman.vscode.restart', async () => {
       await stopClient();
       await startClient(context);
@@ -298,6 +342,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         return;
       }
       status.setCompletion(completionEnabled());
+      publishLanguages();
       if (e.affectsConfiguration('wingman.server') || e.affectsConfiguration('wingman.languages')) {
         log('server settings changed; restarting');
         await stopClient();

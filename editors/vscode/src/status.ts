@@ -1,7 +1,25 @@
-// The status-bar item: starting / loading (with progress) / ready / completion off / error.
+// The status-bar item: starting / loading (with progress) / ready / completion off / error, and a
+// spinner while the server says a suggestion is slow to come (wingman/busy).
 import { StatusBarAlignment, StatusBarItem, ThemeColor, window } from 'vscode';
 
 export type State = 'starting' | 'loading' | 'ready' | 'error' | 'stopped';
+
+/** `wingman/busy` (server/PROTOCOL.md). */
+export interface Busy {
+  uri: string;
+  busy: boolean;
+  reason?: 'loading' | 'busy' | 'computing';
+  message?: string;
+  elapsedMs?: number;
+}
+
+/** The optional `progress` of `wingman/status` while loading. */
+export interface Progress {
+  step?: string;
+  percentage?: number;
+}
+
+const BUSY_TEXT: Record<string, string> = { loading: 'waiting for the model to load', busy: 'the machine is busy', computing: 'thinking…' };
 
 export class Status {
   readonly item: StatusBarItem;
@@ -9,7 +27,9 @@ export class Status {
   message = '';
   model = '';
   private percent: number | undefined;
+  private step: string | undefined;
   private completionOn = true;
+  private readonly busyByUri = new Map<string, Busy>();
 
   constructor() {
     this.item = window.createStatusBarItem('wingman.status', StatusBarAlignment.Right, 100);
@@ -19,7 +39,7 @@ export class Status {
     this.item.show();
   }
 
-  set(state: State, message = '', model?: string): void {
+  set(state: State, message = '', model?: string, progress?: Progress): void {
     this.state = state;
     this.message = message;
     if (model !== undefined) {
@@ -27,8 +47,34 @@ export class Status {
     }
     if (state !== 'loading') {
       this.percent = undefined;
+      this.step = undefined;
+    } else if (progress) {
+      this.percent = typeof progress.percentage === 'number' ? progress.percentage : this.percent;
+      this.step = progress.step || this.step;
+    }
+    if (state === 'error' || state === 'stopped' || state === 'starting') {
+      this.busyByUri.clear();
     }
     this.render();
+  }
+
+  /** wingman/busy: a spinner with the server's message while any request waits; restored after. */
+  busy(p: Busy): void {
+    if (!p || typeof p.uri !== 'string') {
+      return;
+    }
+    if (p.busy) {
+      this.busyByUri.set(p.uri, p);
+    } else {
+      this.busyByUri.delete(p.uri);
+    }
+    this.render();
+  }
+
+  /** The busy request to show: the active editor's, else the latest. */
+  private currentBusy(): Busy | undefined {
+    const active = window.activeTextEditor?.document.uri.toString();
+    return (active && this.busyByUri.get(active)) || [...this.busyByUri.values()].pop();
   }
 
   /** A $/progress report while the model loads. */
@@ -55,6 +101,16 @@ export class Status {
     const it = this.item;
     it.backgroundColor = undefined;
     let label: string;
+    const busy = this.state === 'ready' || this.state === 'loading' ? this.currentBusy() : undefined;
+    if (busy) {
+      const text = busy.message || BUSY_TEXT[busy.reason ?? 'computing'] || 'thinking…';
+      it.text = `$(sync~spin) Wingman: ${text}`;
+      label = `Wingman: ${text}`;
+      const secs = typeof busy.elapsedMs === 'number' ? ` (waiting ${(busy.elapsedMs / 1000).toFixed(1)} s)` : '';
+      it.tooltip = `${label}${secs}\nA suggestion is on its way.${this.model ? '\nmodel: ' + this.model : ''}\nClick for the log.`;
+      it.accessibilityInformation = { label, role: 'button' };
+      return;
+    }
     switch (this.state) {
       case 'starting':
         it.text = '$(loading~spin) Wingman';
@@ -62,8 +118,8 @@ export class Status {
         break;
       case 'loading': {
         const pct = this.percent !== undefined ? ` ${Math.round(this.percent)}%` : '';
-        it.text = `$(loading~spin) Wingman${pct}`;
-        label = `Wingman: loading${pct}`;
+        it.text = `$(loading~spin) Wingman${this.step ? ': ' + this.step : ''}${pct}`;
+        label = `Wingman: loading${pct}${this.step ? ' (' + this.step + ')' : ''}`;
         break;
       }
       case 'ready':

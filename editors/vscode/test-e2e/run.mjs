@@ -3,11 +3,14 @@
 // bar item, ghost text, a tab, a notification) or on the file on disk, never a fixed sleep.
 //
 //   node run.mjs --vsix ../wingman.vsix --wingman /path/to/.venv/bin/wingman [--real]
-//                [--model-home DIR] [--screenshots DIR] [--keep]
+//                [--model-home DIR] [--screenshots DIR] [--busy-proxy EXE] [--keep]
 //
 // Without --real the server runs the fake engine (scripted through `wingman.fakeEngine`); with
 // --real it runs the default model (`wingman model pull` first) and only checks that some ghost
-// text appears and Tab inserts it. Prints one `RESULT {...}` line; exits non-zero on failure.
+// text appears and Tab inserts it. With --busy-proxy (a `wingman` that runs the server behind
+// tests/editors/busy_proxy.py, which sends wingman/busy and holds the loading state until a file
+// exists), the status bar's loading progress and busy spinner are checked last.
+// Prints one `RESULT {...}` line; exits non-zero on failure.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -28,6 +31,7 @@ const VSIX = path.resolve(opt('--vsix', path.join(here, '..', 'wingman.vsix')));
 const WINGMAN = path.resolve(opt('--wingman', path.join(here, '..', '..', '..', '.venv', 'bin', 'wingman')));
 const SHOTS = path.resolve(opt('--screenshots', path.join(here, 'screenshots')));
 const CHROMIUM = opt('--chromium', '/usr/bin/chromium');
+const BUSY_PROXY = opt('--busy-proxy') ? path.resolve(opt('--busy-proxy')) : undefined;
 const CODE_SERVER = path.join(here, 'node_modules', '.bin', 'code-server');
 const T = REAL ? 3 : 1; // the real model is slower in every step
 
@@ -53,13 +57,29 @@ fs.mkdirSync(SHOTS, { recursive: true });
 const env = { ...process.env, XDG_CONFIG_HOME: dirs.config, XDG_DATA_HOME: dirs.data };
 if (opt('--model-home')) env.WINGMAN_HOME = path.resolve(opt('--model-home')); // where `wingman model pull` put it
 
-// The workspace: one Python file with a function to complete.
-const SOURCE = 'def add(a, b):\n';
+// The workspace: one Python file with a function to complete. With the fake engine, a method of
+// a class too, whose body is where the Tab clash shows: typing `if amount` opens VS Code's
+// word-based suggest widget (the file has `amount` and `amount_due`) with the ghost text.
+const SOURCE = REAL ? 'def add(a, b):\n' : [
+  'def add(a, b):',
+  '    return a + b',
+  '',
+  '',
+  'class Account:',
+  '    def __init__(self, balance):',
+  '        self.balance = balance',
+  '        self.amount_due = 0',
+  '',
+  '    def withdraw(self, amount):',
+  '            raise ValueError("insufficient funds")', // the body of the `if` typed above it
+  '        self.balance -= amount',
+].join('\n');
+const METHOD_LINE_UP = 2; // from the last line, up to `def withdraw(...)`, where typing starts
 const src = path.join(dirs.ws, 'calc.py');
 fs.writeFileSync(src, SOURCE);
 
 const FAKE = {
-  completion: 'urn a + b\n', // the model's continuation after the typed "ret"
+  completion: ' > self.balance:\n', // the model's continuation after the typed "if amount"
   reply: '```python\ndef test_add():\n    assert add(1, 2) == 3\n\n\ndef test_add_negative():\n    assert add(-1, -2) == -3\n```\n',
 };
 function writeSettings(serverPath, extra = {}) {
@@ -84,6 +104,7 @@ function writeSettings(serverPath, extra = {}) {
     s['wingman.server.args'] = ['--engine', 'fake'];
     s['wingman.fakeEngine'] = FAKE;
   }
+  Object.assign(s, extra);
   fs.mkdirSync(path.join(dirs.user, 'User'), { recursive: true });
   fs.writeFileSync(path.join(dirs.user, 'User', 'settings.json'), JSON.stringify(s, null, 2));
 }
@@ -111,6 +132,34 @@ async function until(what, fn, timeoutMs) {
     await new Promise((r) => setTimeout(r, 100)); // the pace of polling, not a wait for time to pass
   }
   throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+function findFile(dir, name) {
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isFile() && e.name === name) return p;
+    if (e.isDirectory() && !e.name.startsWith('.')) {
+      const found = findFile(p, name);
+      if (found) return found;
+    }
+  }
+  return false;
+}
+
+/** The first line of the extension's log (Wingman.log under the user data dir) containing `text`. */
+function logLine(dir, text) {
+  if (!fs.existsSync(dir)) return undefined;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      const found = logLine(p, text);
+      if (found) return found;
+    } else if (/Wingman/.test(e.name)) {
+      const line = fs.readFileSync(p, 'utf8').split('\n').find((l) => l.includes(text));
+      if (line) return line.replace(/^.*\[client\] /, '');
+    }
+  }
+  return undefined;
 }
 
 let server;
@@ -217,24 +266,54 @@ try {
   await page.locator('.tab.active', { hasText: 'calc.py' }).waitFor({ timeout: 10000 });
   step('back in calc.py');
 
-  // 4. Type: a new line in the function body. Ghost text must come from the server.
+  // 4. Type: a new line in the function body (real) or the method body (fake). Ghost text must
+  //    come from the server.
   const editor = page.locator('.editor-instance .monaco-editor').first();
+  // With the suggest widget open, VS Code draws the ghost text as a preview of its item.
+  const ghost = editor.locator('.ghost-text-decoration, .ghost-text-decoration-preview, .ghost-text');
+  const suggestWidget = editor.locator('.suggest-widget.visible');
   await editor.locator('.view-lines').click();
-  await page.keyboard.press('Control+Home');
+  await page.keyboard.press(REAL ? 'Control+Home' : 'Control+End');
+  for (let i = 0; !REAL && i < METHOD_LINE_UP; i++) await page.keyboard.press('ArrowUp');
   await page.keyboard.press('End');
   await page.keyboard.press('Enter'); // Python's on-enter rule indents the body
-  await page.keyboard.type(REAL ? 'return' : 'ret', { delay: 50 });
-  step('typed');
-  const ghost = editor.locator('.ghost-text-decoration, .ghost-text');
+  if (REAL) {
+    await page.keyboard.type('return', { delay: 50 });
+  } else {
+    // Typed as a user does: the suggest widget opens on the first letter of `amount`.
+    await page.keyboard.type('if amount', { delay: 60 });
+    await suggestWidget.waitFor({ timeout: 10000 });
+    result.suggestItems = (await suggestWidget.locator('.monaco-list-row').allInnerTexts()).map((t) => t.split('\n')[0].trim());
+  }
+  step('typed', REAL ? {} : { suggestItems: result.suggestItems });
   await ghost.first().waitFor({ timeout: 20000 * T });
   result.ghostText = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
   step('ghost text shown', { ghost: result.ghostText });
+  if (!REAL) {
+    // Both at once: the situation in which VS Code's own Tab goes to the widget.
+    result.suggestWidgetVisibleWithGhostText = await suggestWidget.isVisible();
+    if (!result.suggestWidgetVisibleWithGhostText) throw new Error('the suggest widget closed before Tab: the test would prove nothing');
+  }
   await page.screenshot({ path: path.join(SHOTS, `${result.mode}-1-ghost-text.png`) });
-  if (!REAL && !result.ghostText.includes('urn a + b')) throw new Error(`unexpected ghost text: ${result.ghostText}`);
+  if (!REAL && !result.ghostText.includes('> self.balance:')) throw new Error(`unexpected ghost text: ${result.ghostText}`);
 
-  // 5. Accept with Tab; save; the file on disk has it.
+  // 5. Accept with ONE Tab; save; the file on disk has it.
   await page.keyboard.press('Tab');
-  await until('the ghost text to be accepted', async () => (await ghost.count()) === 0 || !(await ghost.first().isVisible()), 10000);
+  if (!REAL) {
+    result.lineAfterOneTab = await until('the ghost text to be accepted by one Tab', async () => {
+      const lines = (await editor.locator('.view-lines .view-line').allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' '));
+      let line = lines.find((l) => l.trim().startsWith('if amount'));
+      // The fake engine offers its text again at once, drawn inside the line: leave it out.
+      const again = (await ghost.allInnerTexts()).join('').replace(/\u00a0/g, ' ');
+      if (line && again && line.endsWith(again)) line = line.slice(0, -again.length);
+      return line && line.trim() !== 'if amount' ? line : false;
+    }, 10000);
+    result.suggestWidgetVisibleAfterTab = await suggestWidget.isVisible();
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-1b-after-one-tab.png`) });
+  } else {
+    await until('the ghost text to be accepted', async () => (await ghost.count()) === 0 || !(await ghost.first().isVisible()), 10000);
+  }
+  await page.keyboard.press('Escape');
   await page.keyboard.press('Control+S');
   const saved = await until('calc.py to be saved with the suggestion', () => {
     const text = fs.readFileSync(src, 'utf8');
@@ -242,7 +321,7 @@ try {
   }, 10000);
   result.savedSource = saved;
   step('accepted with Tab and saved', { text: saved });
-  if (!REAL && !saved.includes('    return a + b')) throw new Error(`unexpected file after Tab: ${JSON.stringify(saved)}`);
+  if (!REAL && !saved.includes('        if amount > self.balance:')) throw new Error(`unexpected file after Tab: ${JSON.stringify(saved)}`);
 
   // 6. Generate Tests from the command palette, with the cursor in the function.
   if (!REAL) {
@@ -254,13 +333,20 @@ try {
     const item = page.locator('.quick-input-list .monaco-list-row', { hasText: 'Wingman: Generate Tests' });
     await item.first().waitFor({ timeout: 10000 });
     await page.keyboard.press('Enter');
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-1c-generate-tests.png`) });
     const tab = page.locator('.tab.active', { hasText: 'test_calc.py' });
     await tab.first().waitFor({ timeout: 30000 });
     const testEditor = page.locator('.editor-group-container:has(.tab.active:has-text("test_calc.py")) .monaco-editor .view-lines').first();
     await until('the test file to show the generated tests', async () => (await testEditor.innerText()).replace(/\u00a0/g, ' ').includes('def test_add'), 15000);
     result.testTab = (await tab.first().innerText()).trim();
     result.testFileVisibleText = (await testEditor.innerText()).replace(/\u00a0/g, ' ');
-    step('tests generated', { tab: result.testTab });
+    // Saved (on disk, the tab not dirty) and focused (the active editor group is the new file's).
+    const testFile = await until('test_calc.py on disk', () => findFile(dirs.ws, 'test_calc.py'), 10000);
+    result.testFileOnDisk = fs.readFileSync(testFile, 'utf8');
+    await until('the test file tab to be saved', async () => (await page.locator('.tab.dirty', { hasText: 'test_calc.py' }).count()) === 0, 10000);
+    result.testFileDirty = false;
+    result.focusedTab = (await page.locator('.editor-group-container.active .tab.active').first().innerText()).trim();
+    step('tests generated', { tab: result.testTab, file: path.relative(dirs.ws, testFile), focused: result.focusedTab });
     if (!result.testFileVisibleText.includes('assert add(1, 2) == 3')) throw new Error('generated tests not shown');
   }
   await page.screenshot({ path: path.join(SHOTS, `${result.mode}-2-final.png`) });
@@ -285,6 +371,11 @@ try {
     await pick.first().click();
     await page.locator('.tab', { hasText: 'calc.js' }).first().waitFor({ timeout: 30000 });
     result.translatedTab = 'calc.js';
+    const jsFile = await until('calc.js on disk', () => findFile(dirs.ws, 'calc.js'), 10000);
+    result.translationOnDisk = fs.readFileSync(jsFile, 'utf8');
+    await until('the translation tab to be saved', async () => (await page.locator('.tab.dirty', { hasText: 'calc.js' }).count()) === 0, 10000);
+    await until('the translation to be focused', async () => (await page.locator('.editor-group-container.active .tab.active').first().innerText()).includes('calc.js'), 10000);
+    result.translationFocused = true;
     step('translated', { choices: result.translateChoices });
 
     // 8. Toggle Inline Completion: off, then on again; the status bar says which.
@@ -294,7 +385,51 @@ try {
     await page.locator('.statusbar-item[aria-label="Wingman: ready"]').waitFor({ timeout: 10000 });
     result.toggled = true;
     step('toggled off and on');
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-3-toggled.png`) });
   }
+
+  // 9. Busy: the server (here busy_proxy.py in front of it) says a suggestion is slow to come.
+  if (!REAL && BUSY_PROXY) {
+    const released = path.join(tmp, 'release-ready');
+    // The server settings are machine-overridable: the Settings editor's Remote tab (step 3) put
+    // them in Machine/settings.json, which wins over the user's. Change them there.
+    const machine = path.join(dirs.user, 'Machine', 'settings.json');
+    const current = fs.existsSync(machine) ? JSON.parse(fs.readFileSync(machine, 'utf8') || '{}') : {};
+    // One write, so that the server restarts once, with all of it (the fake engine answers in 2 s).
+    fs.mkdirSync(path.dirname(machine), { recursive: true });
+    fs.writeFileSync(machine, JSON.stringify({
+      ...current,
+      'wingman.server.path': BUSY_PROXY,
+      'wingman.server.args': ['--engine', 'fake', '--hold-ready', released],
+      'wingman.fakeEngine': { ...FAKE, delayS: 2 },
+    }, null, 2));
+    // The server restarts (a wingman.server change); loading shows the step and percentage.
+    const loading = page.locator('.statusbar-item[aria-label="Wingman: loading 62% (loading model weights)"]');
+    await loading.waitFor({ timeout: 30000 });
+    result.loadingText = (await loading.innerText()).trim();
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-4-loading.png`) });
+    step('loading progress shown', { text: result.loadingText });
+    fs.writeFileSync(released, '');
+    await page.locator('.statusbar-item[aria-label="Wingman: ready"]').waitFor({ timeout: 30000 });
+    await page.locator('.tab', { hasText: 'calc.py' }).first().click();
+    await page.locator('.tab.active', { hasText: 'calc.py' }).waitFor({ timeout: 10000 });
+    await editor.locator('.view-lines').click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('if amount', { delay: 30 });
+    const busyItem = page.locator('.statusbar-item[aria-label="Wingman: thinking…"]');
+    await busyItem.waitFor({ timeout: 15000 });
+    result.busyText = (await busyItem.innerText()).trim();
+    result.busySpinner = (await busyItem.locator('.codicon-sync.codicon-modifier-spin').count()) > 0;
+    await page.screenshot({ path: path.join(SHOTS, `${result.mode}-5-busy.png`) });
+    step('busy shown', { text: result.busyText, spinner: result.busySpinner });
+    await ghost.first().waitFor({ timeout: 20000 });
+    await page.locator('.statusbar-item[aria-label="Wingman: ready"]').waitFor({ timeout: 10000 });
+    result.busyRestored = true;
+    step('busy over: ghost text shown, status restored');
+  }
+  result.editorSettings = logLine(dirs.user, 'editor.inlineSuggest.suppressSuggestions');
   step('done');
   result.ok = true;
 } catch (err) {

@@ -8,6 +8,9 @@ M.defaults = {
   -- How to start the server. nil: <venv>/bin/wingman if `venv` is set, else `wingman` on $PATH.
   cmd = nil, ---@type string[]|nil
   venv = nil, ---@type string|nil  a Python virtual environment with Wingman installed
+  -- Extra environment for the server (vim.lsp.start's cmd_env), e.g. { WINGMAN_HOME = "~/models" }
+  -- for where `wingman model pull` put the model. Messages that advise a pull name it.
+  env = nil, ---@type table<string,string>|nil
   filetypes = { "python", "javascript", "typescript", "java", "cpp", "c", "go", "rust" },
   root_markers = { ".git", "pyproject.toml", "setup.py", "package.json", "Cargo.toml", "go.mod" },
   -- Sent as initializationOptions, and again with workspace/didChangeConfiguration on configure().
@@ -32,8 +35,14 @@ M.defaults = {
     prev = "<M-[>",
     dismiss = "<C-]>",
   },
-  -- Open files the server creates (generated tests, translations) in a split.
+  -- Open files the server creates (generated tests, translations) in a split, and go there.
   show_in_split = true,
+  -- While a suggestion is slow to come (the server's wingman/busy notification), the statusline
+  -- component says why; with virtual_text, a hint is drawn at the cursor too.
+  busy = {
+    virtual_text = false,
+    hl_group = "WingmanBusy",
+  },
 }
 
 ---@param opts table|nil
@@ -46,6 +55,13 @@ function M.resolve(opts)
     else
       cfg.cmd = { "wingman", "serve" }
     end
+  end
+  if cfg.env then
+    local env = {}
+    for k, v in pairs(cfg.env) do
+      env[k] = (k == "WINGMAN_HOME" and type(v) == "string") and vim.fs.normalize(v) or v
+    end
+    cfg.env = env
   end
   return cfg
 end

@@ -1,9 +1,10 @@
--- :checkhealth wingman
+-- :checkhealth wingman — each failure with the advice for that failure (lua/wingman/advice.lua).
 local M = {}
 
 function M.check()
   local health = vim.health
   local wingman = require("wingman")
+  local advice = require("wingman.advice")
 
   health.start("Neovim")
   local v = vim.version()
@@ -23,41 +24,62 @@ function M.check()
     return
   end
   health.ok("setup() ran; filetypes: " .. table.concat(cfg.filetypes, ", "))
+  local home = advice.home(cfg)
+  if home then
+    health.info(("WINGMAN_HOME=%s (models are pulled there)"):format(home))
+  end
 
   health.start("Server")
   local exe = cfg.cmd[1]
-  if vim.fn.executable(exe) == 1 then
+  local problem = advice.for_cmd(cfg)
+  local runs = false
+  if problem then
+    health.error(problem.problem, problem.advice)
+  else
     health.ok(("`%s` is executable (%s)"):format(exe, vim.fn.exepath(exe)))
     local ok, res = pcall(function()
-      return vim.system({ exe, "serve", "--help" }, { text = true }):wait(30000)
+      return vim.system({ exe, "serve", "--help" }, { text = true, env = cfg.env }):wait(30000)
     end)
     if ok and res.code == 0 then
+      runs = true
       health.ok("`" .. exe .. " serve --help` works")
     else
-      local err = ok and ((res.stderr or "") .. (res.stdout or "")) or tostring(res)
-      health.error(("`%s serve --help` failed: %s"):format(exe, vim.trim(err):sub(-400)), {
-        "Reinstall Wingman in that environment: pip install -e .",
-      })
+      local out = ok and vim.trim((res.stderr or "") .. (res.stdout or "")) or tostring(res)
+      local last
+      for l in out:gmatch("[^\n]+") do
+        if l:find("Error") or l:find("error:") then
+          last = vim.trim(l)
+        end
+      end
+      local crash = advice.for_crash(cfg, ok and res.code or -1, last)
+      health.error(("`%s serve --help` failed: %s"):format(exe, (last or out):sub(-400)), crash.advice)
     end
-  else
-    health.error(("`%s` is not executable or not on $PATH"):format(exe), {
-      "Install Wingman (pip install -e . in the repository)",
-      "Set cmd = { '/path/to/venv/bin/wingman', 'serve' } or venv = '/path/to/venv' in setup()",
-    })
   end
 
   local clients = vim.lsp.get_clients({ name = wingman.name })
   if #clients == 0 then
-    health.warn("no Wingman server running (open a file of one of the filetypes above)")
+    if runs then
+      health.warn("no Wingman server running (open a file of one of the filetypes above)")
+    end
   else
-    health.ok(("%d server(s) running"):format(#clients))
+    health.ok(advice.count(#clients, "server") .. " running")
   end
   local s = wingman.status
   local line = ("state: %s%s%s"):format(s.state, s.model and (", model " .. s.model) or "", s.message and (" (" .. s.message .. ")") or "")
   if s.state == "error" then
-    health.error(line, { "A missing model: run `wingman model pull`", "More in :WingmanLog" })
+    if problem then
+      return -- said above
+    end
+    if (s.message or ""):find("exited at start", 1, true) or (s.message or ""):find("exited with code", 1, true) then
+      health.error(line, { "The server crashed: its stderr is in :WingmanLog", ":WingmanRestart after fixing it" })
+    else
+      local a = advice.for_model(cfg, s.message)
+      health.error(("%s: %s"):format(a.problem, advice.rewrite_model_message(cfg, s.message or "")), a.advice)
+    end
   elseif s.state == "ready" then
     health.ok(line)
+  elseif s.state == "loading" and type(s.progress) == "table" then
+    health.info(("%s: %s %s%%"):format(line, s.progress.step or "", s.progress.percentage or "?"))
   else
     health.info(line)
   end

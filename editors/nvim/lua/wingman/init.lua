@@ -3,13 +3,17 @@
 local api = vim.api
 local config = require("wingman.config")
 local ghost = require("wingman.ghost")
+local advice = require("wingman.advice")
 
 local M = {}
 
 M.name = "wingman"
 M.cfg = nil ---@type table|nil  the resolved options, once setup() ran
--- The last wingman/status the server sent: {state = "loading"|"ready"|"error", message, model}.
+-- The last wingman/status the server sent: {state = "loading"|"ready"|"error", message, model,
+-- progress = {step, percentage} while loading}.
 M.status = { state = "stopped", message = "not started" }
+-- Requests the server says are slow (wingman/busy), by document URI: {busy, reason, message, elapsedMs}.
+M.busy = {} ---@type table<string, table>
 M.errors = {} ---@type string[]  messages shown to the user, newest last (for :checkhealth and tests)
 
 local function notify(msg, level)
@@ -47,32 +51,97 @@ end
 
 local warned_cmd = false
 
-local function check_cmd(cmd)
-  if type(cmd) ~= "table" or type(cmd[1]) ~= "string" then
-    return "cmd must be a list like { 'wingman', 'serve' }"
-  end
-  if vim.fn.executable(cmd[1]) == 1 then
+local function check_cmd(cfg)
+  local a = advice.for_cmd(cfg)
+  if not a then
     return nil
   end
-  local hint = cmd[1]:find("/", 1, true) and "this file does not exist or is not executable"
-    or "it is not on $PATH"
-  return ("cannot start the server: `%s` not found (%s). Install Wingman (`pip install -e .` in the "
-    .. "repository) and set `cmd` or `venv` in require('wingman').setup{...}; see :checkhealth wingman")
-    :format(cmd[1], hint)
+  return ("cannot start the server: %s. %s; see :checkhealth wingman"):format(a.problem, a.advice[1])
 end
 
 local handlers = {}
+M.handlers = handlers -- the server's notifications and requests this plugin handles (tests call them)
 
 handlers["wingman/status"] = function(_, params)
   if type(params) ~= "table" then
     return
   end
+  if params.state ~= "loading" then
+    params.progress = nil
+  end
   set_status(params)
   -- The server also shows an error with window/showMessage (Neovim's handler notifies it), so
   -- only remember it here for :WingmanStatus and :checkhealth.
   if params.state == "error" then
-    table.insert(M.errors, "Wingman: " .. (params.message or "the model could not be loaded"))
+    table.insert(M.errors, "Wingman: " .. advice.rewrite_model_message(M.cfg, params.message or "the model could not be loaded"))
   end
+end
+
+-- The server's messages about a model that did not load end with a generic fix; say instead what
+-- fixes it here (the pull command with this plugin's environment, or the model path).
+handlers["window/showMessage"] = function(err, params, ctx, cfg)
+  if type(params) == "table" and type(params.message) == "string" then
+    params = vim.tbl_extend("force", params, { message = advice.rewrite_model_message(M.cfg, params.message) })
+  end
+  return vim.lsp.handlers["window/showMessage"](err, params, ctx, cfg)
+end
+
+---------------------------------------------------------------------------------------------------
+-- Busy: the server says a suggestion is slow to come (wingman/busy, server/PROTOCOL.md)
+
+local busy_ns = api.nvim_create_namespace("wingman.busy")
+M.busy_ns = busy_ns
+local busy_mark ---@type {buf: integer, id: integer}|nil
+
+local function clear_busy_hint()
+  if busy_mark then
+    pcall(api.nvim_buf_del_extmark, busy_mark.buf, busy_ns, busy_mark.id)
+    busy_mark = nil
+  end
+end
+
+local function busy_text(b)
+  if b.message and b.message ~= "" then
+    return b.message
+  end
+  return ({ loading = "waiting for the model to load", busy = "the machine is busy" })[b.reason] or "thinking…"
+end
+
+local function show_busy_hint(params)
+  clear_busy_hint()
+  if not (params.busy and M.cfg and M.cfg.busy and M.cfg.busy.virtual_text) then
+    return
+  end
+  local buf = vim.fn.bufnr(vim.uri_to_fname(params.uri))
+  if buf ~= api.nvim_get_current_buf() or api.nvim_get_mode().mode:sub(1, 1) ~= "i" then
+    return
+  end
+  local row, col = unpack(api.nvim_win_get_cursor(0))
+  busy_mark = {
+    buf = buf,
+    id = api.nvim_buf_set_extmark(buf, busy_ns, row - 1, col, {
+      virt_text = { { " ⋯ " .. busy_text(params), M.cfg.busy.hl_group or "WingmanBusy" } },
+      virt_text_pos = "inline",
+      hl_mode = "combine",
+    }),
+  }
+end
+
+handlers["wingman/busy"] = function(_, params)
+  if type(params) ~= "table" or type(params.uri) ~= "string" then
+    return
+  end
+  M.busy[params.uri] = params.busy and params or nil
+  show_busy_hint(params)
+  vim.schedule(function()
+    api.nvim_exec_autocmds("User", { pattern = "WingmanStatus", modeline = false, data = M.status })
+  end)
+end
+
+--- The busy request to show: the current buffer's, else any.
+function M.busy_now()
+  local here = M.busy[vim.uri_from_bufnr(api.nvim_get_current_buf())]
+  return here or select(2, next(M.busy))
 end
 
 -- The server creates files (generated tests, translations) through workspace/applyEdit: apply it
@@ -88,6 +157,19 @@ handlers["workspace/applyEdit"] = function(err, params, ctx, cfg)
   end
   if #created > 0 then
     M.last_created = created
+    -- Save what was created: a generated file left unsaved is lost on :qa!, and tools (test
+    -- runners, git) only see what is on disk.
+    for _, fname in ipairs(created) do
+      local buf = vim.fn.bufnr(fname)
+      if buf ~= -1 and api.nvim_buf_is_loaded(buf) and vim.bo[buf].modified then
+        local ok, e = pcall(api.nvim_buf_call, buf, function()
+          vim.cmd("silent keepalt write!")
+        end)
+        if not ok then
+          notify(("could not save %s: %s"):format(fname, e))
+        end
+      end
+    end
   end
   return result
 end
@@ -115,7 +197,10 @@ handlers["window/showDocument"] = function(err, params, ctx, cfg)
     pcall(api.nvim_win_set_cursor, 0, { pos.line + 1, ok and col or 0 })
   end
   M.last_shown = fname
-  if params.takeFocus == false then
+  -- A file the server just created (tests, a translation) is where the user goes next: keep the
+  -- cursor there. Anything else follows takeFocus.
+  local created = M.last_created and vim.tbl_contains(M.last_created, fname)
+  if params.takeFocus == false and not created then
     api.nvim_set_current_win(from)
   end
   return { success = true }
@@ -156,17 +241,61 @@ function M.stderr_tail()
   return last and vim.trim(last)
 end
 
-local function on_exit(code, signal, client_id)
-  if code ~= 0 and not M._stopping then
+-- Neovim reports a client that exits with an error itself ("Client wingman quit with exit code 1
+-- and signal 0. Check log for errors: ..."), two main-loop turns after on_exit. Ours says why and
+-- what to do, so drop that one: vim.notify is wrapped for exactly those two turns.
+local function drop_builtin_exit_message()
+  local inner = vim.notify
+  local function filter(msg, ...)
+    if type(msg) == "string" and msg:find("^Client " .. vim.pesc(M.name) .. " quit with exit code") then
+      return
+    end
+    return inner(msg, ...)
+  end
+  vim.notify = filter
+  vim.schedule(function()
+    vim.schedule(function()
+      if vim.notify == filter then
+        vim.notify = inner
+      end
+    end)
+  end)
+end
+
+local function handle_exit(code, signal, client_id)
+  M.busy = {}
+  clear_busy_hint()
+  if (code ~= 0 or (signal ~= 0 and signal ~= 15)) and not M._stopping then
+    drop_builtin_exit_message()
     local why = M.stderr_tail()
-    set_status({ state = "error", message = ("server exited with code %d%s"):format(code, why and (": " .. why) or "") })
-    notify(
-      ("the server stopped (exit code %d)%s. Its stderr is in the LSP log (:WingmanLog); "
-        .. "check the command with :checkhealth wingman"):format(code, why and (": " .. why) or "")
-    )
+    local client = vim.lsp.get_client_by_id(client_id)
+    if client and not client.initialized then
+      local a = advice.for_crash(M.cfg, code, why)
+      set_status({ state = "error", message = a.problem })
+      notify(("%s. %s; more in :checkhealth wingman"):format(a.problem, a.advice[1]))
+    else
+      set_status({ state = "error", message = ("server exited with code %d%s"):format(code, why and (": " .. why) or "") })
+      notify(
+        ("the server stopped (exit code %d)%s. Its stderr is in the LSP log (:WingmanLog); "
+          .. ":WingmanRestart starts it again"):format(code, why and (": " .. why) or "")
+      )
+    end
   else
     set_status({ state = "stopped", message = "server stopped" })
   end
+end
+
+-- Neovim 0.12 runs on_exit in a fast event context (no API calls): handle it on the main loop.
+-- Scheduled from here, it runs after Neovim's first scheduled step and before the one that
+-- notifies, so the filter above is in place in time.
+local function on_exit(code, signal, client_id)
+  local stopping = M._stopping
+  vim.schedule(function()
+    local saved = M._stopping
+    M._stopping = stopping
+    handle_exit(code, signal, client_id)
+    M._stopping = saved
+  end)
 end
 
 --- Start (or reuse) the server for a buffer.
@@ -176,7 +305,7 @@ function M.attach(bufnr)
   if not cfg or vim.bo[bufnr].buftype ~= "" then
     return
   end
-  local problem = check_cmd(cfg.cmd)
+  local problem = check_cmd(cfg)
   if problem then
     set_status({ state = "error", message = problem })
     if not warned_cmd then
@@ -195,6 +324,7 @@ function M.attach(bufnr)
   local ok, id = pcall(vim.lsp.start, {
     name = M.name,
     cmd = cfg.cmd,
+    cmd_env = cfg.env,
     root_dir = root,
     init_options = config.init_options(cfg),
     capabilities = capabilities,
@@ -220,9 +350,16 @@ local function exec(bufnr, command, arguments, what)
     return
   end
   vim.notify(("Wingman: %s…"):format(what), vim.log.levels.INFO)
+  M.last_created = nil
   client:request("workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
     if err then
       notify(("%s failed: %s"):format(what, err.message or vim.inspect(err)))
+    end
+    -- A created file the server did not show (no window/showDocument): open it here.
+    local created = M.last_created and M.last_created[1]
+    if created and M.cfg.show_in_split and vim.fn.bufwinid(vim.fn.bufnr(created)) == -1 then
+      vim.cmd.split(vim.fn.fnameescape(created))
+      M.last_shown = created
     end
     M.last_result = { command = command, err = err, result = result }
     api.nvim_exec_autocmds("User", { pattern = "WingmanCommandDone", modeline = false })
@@ -297,10 +434,21 @@ function M.toggle()
   vim.notify("Wingman: inline completion " .. (on and "on" or "off"), vim.log.levels.INFO)
 end
 
+--- A short state for your statusline, e.g. `vim.o.statusline = "%f %=%{v:lua.require'wingman'.statusline()}"`:
+--- "Wingman: thinking…" (or the server's busy message) while a suggestion is slow to come,
+--- "Wingman: loading 62%", "Wingman: ready", "Wingman: off" (inline completion toggled off),
+--- "Wingman: error", "Wingman: starting", "Wingman: stopped".
 function M.statusline()
+  local b = M.busy_now()
+  if b then
+    return "Wingman: " .. busy_text(b)
+  end
   local s = M.status
-  if s.state == "ready" then
-    return "Wingman"
+  if s.state == "loading" then
+    local pct = type(s.progress) == "table" and tonumber(s.progress.percentage)
+    return pct and ("Wingman: loading %d%%"):format(pct) or "Wingman: loading"
+  elseif s.state == "ready" then
+    return ghost.enabled and "Wingman: ready" or "Wingman: off"
   end
   return ("Wingman: %s"):format(s.state)
 end
@@ -379,7 +527,13 @@ local function create_commands()
   cmd("WingmanToggle", M.toggle, { desc = "Wingman: toggle inline completion" })
   cmd("WingmanStatus", function()
     local s = M.status
-    vim.notify(("Wingman: %s%s%s"):format(s.state, s.model and (" · " .. s.model) or "", s.message and (" · " .. s.message) or ""))
+    local p = type(s.progress) == "table" and s.progress
+    vim.notify(("Wingman: %s%s%s%s"):format(
+      s.state,
+      s.model and (" · " .. s.model) or "",
+      s.message and (" · " .. s.message) or "",
+      p and (" · %s %s%%"):format(p.step or "", p.percentage or "?") or ""
+    ))
   end, { desc = "Wingman: show the server's state" })
   cmd("WingmanLog", function()
     vim.cmd.split(vim.fn.fnameescape(vim.lsp.get_log_path()))
@@ -409,6 +563,7 @@ function M.setup(opts)
   ghost.opts.client_name = M.name
   ghost.enabled = M.cfg.ghost_text.enabled
   api.nvim_set_hl(0, "WingmanGhostText", { link = "Comment", default = true })
+  api.nvim_set_hl(0, "WingmanBusy", { link = "NonText", default = true })
   create_commands()
   if M.cfg.keymaps then
     set_keymaps(M.cfg.keymaps)
@@ -421,6 +576,9 @@ function M.setup(opts)
       M.attach(ev.buf)
     end,
   })
+  -- The busy hint belongs to the cursor it was drawn at.
+  api.nvim_create_autocmd({ "InsertLeave", "BufLeave" }, { group = group, callback = clear_busy_hint })
+  api.nvim_create_autocmd("User", { group = group, pattern = "WingmanGhostText", callback = clear_busy_hint })
   api.nvim_create_autocmd("VimLeavePre", {
     group = group,
     callback = function()
