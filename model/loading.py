@@ -13,10 +13,11 @@ import torch
 
 from model.config import BASE_MODEL, DEFAULT_MODEL, EngineConfig
 from model.engine import EngineError, ModelNotFoundError
+from model.kernels import KernelPlan, choose
 from model.paths import models_dir
 
 SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "wingman-v1"  # training/MODEL_CARD.md
-BIG_MODEL = 1_000_000_000  # params; above this, load in bf16 and keep no dense copy beside int4/int8
+BIG_MODEL = 1_000_000_000  # params; above this, transformers' path runs in bf16 even on a CPU
 
 
 @dataclass
@@ -136,26 +137,50 @@ def check_memory(needed: int, what: str) -> None:
         )
 
 
-def plan(config: EngineConfig, params: int) -> tuple[torch.dtype, torch.dtype, str, bool]:
-    """(load dtype, compute dtype, quantization, keep a dense copy for prefill)."""
-    on_cpu = config.device == "cpu"  # "auto" is resolved by the caller
-    big = params > BIG_MODEL
-    bf16_ok = (not on_cpu) or torch.ops.mkldnn._is_mkldnn_bf16_supported()
-    names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    compute = names[config.dtype] if config.dtype != "auto" else (torch.bfloat16 if bf16_ok else torch.float32)
-    quant = config.quantize
-    if quant == "auto":
-        quant = "int4" if on_cpu else "none"  # fastest decode measured here (README, "Speed")
-    if not on_cpu:
-        quant = "none"  # the packed kernels are CPU kernels; GPUs run the HF model in bf16
-    load = torch.bfloat16 if big and compute != torch.float32 else torch.float32
-    keep_dense = quant == "none" or not big
-    return load, compute, quant, keep_dense
+FORM_BYTES = {"int4": 0.5, "int8": 1, "bf16": 2, "fp32": 4}
 
 
-def estimate_bytes(params: int, load: torch.dtype, compute: torch.dtype, quant: str, keep_dense: bool) -> int:
+def read_config(model_dir: Path) -> dict:
+    try:
+        return json.loads((model_dir / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"could not read {model_dir / 'config.json'}: {exc}") from exc
+
+
+def fast_path_plan(config: EngineConfig, hf_config: dict) -> KernelPlan | None:
+    """The kernel plan for our own decoder (model/llama.py), or None when the model runs through
+    transformers instead (another architecture, or not on the CPU)."""
+    from model.llama import SUPPORTED
+
+    if config.device != "cpu" or hf_config.get("model_type") not in SUPPORTED:
+        return None
+    hidden = hf_config["hidden_size"]
+    inter = hf_config.get("intermediate_size") or 4 * hidden
+    heads = hf_config.get("num_attention_heads", 1)
+    kv = hf_config.get("num_key_value_heads") or heads
+    head_dim = hf_config.get("head_dim") or hidden // heads
+    torch.manual_seed(0)
+    sample = torch.randn(2 * inter, hidden) * 0.02  # the shape of a layer's fused gate/up matrix
+    return choose(sample, config.quantize, config.dtype, heads, kv, head_dim)
+
+
+def load_dtype(plan: KernelPlan | None, config: EngineConfig, params: int) -> torch.dtype:
+    """What the checkpoint is read in. Quantized and bf16 forms are made from bf16 as well as
+    from fp32 (int4 rounds far coarser than bf16), at half the peak memory of the load."""
+    if plan is None:  # transformers runs the model: its compute dtype
+        names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+        if config.dtype != "auto":
+            return names[config.dtype]
+        return torch.float32 if config.device == "cpu" and params <= BIG_MODEL else torch.bfloat16
+    return torch.float32 if "fp32" in (plan.decode, plan.prefill) else torch.bfloat16
+
+
+def estimate_bytes(params: int, load: torch.dtype, plan: KernelPlan | None) -> int:
+    """Peak: the checkpoint as loaded, plus the forms the plan keeps (built layer by layer)."""
     per = torch.finfo(load).bits // 8
-    final = (torch.finfo(compute).bits // 8 if keep_dense else 0) + {"none": 0, "int8": 1, "int4": 0.5}[quant]
+    if plan is None:
+        return int(params * per)
+    final = FORM_BYTES[plan.decode] + (FORM_BYTES[plan.prefill] if plan.prefill != plan.decode else 0)
     return int(params * (per + final))
 
 

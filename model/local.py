@@ -19,8 +19,9 @@ from model.decode import PREFILL_CHUNK, Decoder
 from model.engine import EngineError
 from model.fim import FimTemplate, get_template
 from model.healing import Healer
-from model.llama import SUPPORTED, FastLlama, HFBackbone
-from model.loading import check_memory, count_params, estimate_bytes, load_hf, plan, resolve
+from model.llama import FastLlama, HFBackbone
+from model.loading import (check_memory, count_params, estimate_bytes, fast_path_plan, load_dtype, load_hf,
+                           read_config, resolve)
 from model.tasks.window import FimPromptBuilder
 from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo,
                          Progress, TokenScore)
@@ -54,23 +55,26 @@ class LocalEngine:
         report("finding the model", 0.0)
         resolved = resolve(config.model, config.adapter)
         params = count_params(resolved.model_dir)
-        load_dtype, compute, quant, keep_dense = plan(config, params)
-        check_memory(estimate_bytes(params, load_dtype, compute, quant, keep_dense),
-                     f"{resolved.model_dir.name} ({params / 1e6:.0f}M parameters, {quant})")
+        report("choosing kernels for this CPU", 0.05)
+        kernels = fast_path_plan(config, read_config(resolved.model_dir))
+        dtype = load_dtype(kernels, config, params)
+        check_memory(estimate_bytes(params, dtype, kernels),
+                     f"{resolved.model_dir.name} ({params / 1e6:.0f}M parameters)")
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         report(f"loading {resolved.model_dir.name}", 0.2)
-        hf, tokenizer = load_hf(resolved, load_dtype, config.device)
+        hf, tokenizer = load_hf(resolved, dtype, config.device)
         name = config.fim_template if config.fim_template != "auto" else resolved.meta.get("fim_template", "auto")
         template = get_template(name, tokenizer.get_vocab())
         max_len = min(config.max_context, getattr(hf.config, "max_position_embeddings", config.max_context))
-        report(f"preparing weights ({quant})", 0.6)
-        if hf.config.model_type in SUPPORTED and hf.device.type == "cpu":
-            backbone = FastLlama(hf, quant, compute, max_len, keep_dense=keep_dense)
+        if kernels is not None and hf.device.type == "cpu":
+            report(f"preparing weights ({kernels.describe()})", 0.6)
+            backbone = FastLlama(hf, kernels, max_len, consume=True)
+            quant = kernels.decode
             del hf
         else:
             quant = "none"
-            backbone = HFBackbone(hf.to(compute), max_len)
+            backbone = HFBackbone(hf, max_len)
         label = str(resolved.model_dir.name) + (f" + {resolved.adapter_dir.name}" if resolved.adapter_dir else "")
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)

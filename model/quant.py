@@ -1,9 +1,9 @@
-"""Weight-only quantized linear layers for CPU decoding.
+"""Linear layers in the forms the kernel plan (model/kernels.py) chose for this machine.
 
-Measured here (one 1536x576 matrix, 1 thread, best of 5): a single row takes ~60 us with the
-int4/int8 kernels against ~125 us bf16 and ~160 us fp32, but 128 rows take 4-6 ms with them
-against 0.8 ms bf16. So decoding (one row) uses the packed kernel, and prefill (many rows) a
-dense bf16 copy when memory allows it.
+Weight-only quantization: int4 (groups of 32 with zero points, the tinygemm layout; the base
+weights arrive as GGUF Q4_1, which it holds almost exactly) or int8 (per output channel), or a
+dense copy in bf16 or fp32. One-row decode steps and many-row prefills may use different forms;
+a second form costs a second copy of the weights, so the plan keeps one only where it pays.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 GROUP = 32  # the base weights arrive as GGUF Q4_1: 4 bits, groups of 32, scale and minimum
-DECODE_ROWS = 8  # at most this many rows take the packed kernel
+DECODE_ROWS = 8  # at most this many rows (a decode step and its draft tokens) take the decode form
 
 
 def quantize_int4(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,37 +41,53 @@ def int4_supported(w: torch.Tensor) -> bool:
     return n % 16 == 0 and k % (GROUP * 2) == 0
 
 
-class QLinear(nn.Module):
-    """y = x @ W.T + b, with W kept in whichever forms the chosen mode needs."""
+class Form:
+    """One stored form of a weight matrix, and how to multiply by it."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, mode: str, dtype: torch.dtype,
-                 keep_dense: bool = True) -> None:
+    def __init__(self, weight: torch.Tensor, kind: str) -> None:
+        if kind == "int4" and not int4_supported(weight):
+            kind = "int8"
+        self.kind = kind
+        if kind == "int4":
+            self.q, self.params = quantize_int4(weight)
+        elif kind == "int8":
+            self.q, self.params = quantize_int8(weight)
+        else:
+            self.q, self.params = weight.to(torch.bfloat16 if kind == "bf16" else torch.float32).contiguous(), None
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "int4":
+            return torch.ops.aten._weight_int4pack_mm_for_cpu(x.to(torch.bfloat16), self.q, GROUP, self.params)
+        if self.kind == "int8":
+            return torch._weight_int8pack_mm(x.to(torch.bfloat16), self.q, self.params)
+        return F.linear(x.to(self.q.dtype), self.q)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.q, self.params) if t is not None)
+
+
+class QLinear(nn.Module):
+    """y = x @ W.T + b, with W kept in the decode form and, only if different, the prefill form."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, decode: str, prefill: str,
+                 dtype: torch.dtype) -> None:
         super().__init__()
         self.out_features, self.in_features = weight.shape
-        if mode == "int4" and not int4_supported(weight):
-            mode = "int8"
-        self.mode = mode
         self.dtype = dtype
         self.bias = bias.to(dtype) if bias is not None else None
-        self.dense = weight.to(dtype) if (mode == "none" or keep_dense) else None
-        self.q = self.qparams = None
-        if mode == "int4":
-            self.q, self.qparams = quantize_int4(weight)
-        elif mode == "int8":
-            self.q, self.qparams = quantize_int8(weight)
+        self.decode = Form(weight, decode)
+        self.prefill = self.decode if prefill == self.decode.kind else Form(weight, prefill)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         x2 = x.reshape(-1, self.in_features)
-        if self.q is not None and (x2.shape[0] <= DECODE_ROWS or self.dense is None):
-            x2 = x2.to(torch.bfloat16)
-            if self.mode == "int4":
-                y = torch.ops.aten._weight_int4pack_mm_for_cpu(x2, self.q, GROUP, self.qparams)
-            else:
-                y = torch._weight_int8pack_mm(x2, self.q, self.qparams)
-            y = y.to(self.dtype)
-        else:
-            y = F.linear(x2.to(self.dtype), self.dense)
+        form = self.decode if x2.shape[0] <= DECODE_ROWS else self.prefill
+        y = form(x2).to(self.dtype)
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features)
+
+    @property
+    def nbytes(self) -> int:
+        return self.decode.nbytes + (self.prefill.nbytes if self.prefill is not self.decode else 0)

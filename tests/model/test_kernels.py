@@ -1,0 +1,44 @@
+"""The kernel plan: measured once per machine and model, cached, rebuilt when the cache is bad."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+from model import kernels
+
+
+def test_plan_is_measured_then_cached(wingman_home):
+    w = torch.randn(256, 64) * 0.02
+    first = kernels.choose(w, "auto", "auto", 4, 2, 16)
+    assert first.source == "measured" and first.decode in ("int4", "int8", "bf16", "fp32")
+    assert first.act in ("float32", "bfloat16")
+    assert set(first.timings_us["decode"]) >= {"fp32", "int8"}  # what it chose among
+    again = kernels.choose(w, "auto", "auto", 4, 2, 16)
+    assert again.source == "cached" and (again.decode, again.prefill, again.act) == (first.decode, first.prefill, first.act)
+
+
+def test_settings_bound_the_choice(wingman_home):
+    w = torch.randn(256, 64) * 0.02
+    assert kernels.choose(w, "int8", "auto", 4, 2, 16).decode == "int8"
+    p = kernels.choose(w, "none", "float32", 4, 2, 16)
+    assert (p.decode, p.act) == ("fp32", "float32")
+
+
+def test_a_corrupt_or_stale_cache_is_measured_again(wingman_home):
+    w = torch.randn(256, 64) * 0.02
+    kernels.choose(w, "auto", "auto", 4, 2, 16)
+    files = list((wingman_home / "kernels").glob("*.json"))
+    assert len(files) == 1
+    files[0].write_text("{not json")
+    assert kernels.choose(w, "auto", "auto", 4, 2, 16).source == "measured"
+    data = json.loads(files[0].read_text())
+    data["key"] = data["key"].replace('"v": 1', '"v": 0')  # a plan from an older rule
+    files[0].write_text(json.dumps(data))
+    assert kernels.choose(w, "auto", "auto", 4, 2, 16).source == "measured"
+
+
+def test_cpu_features_name_the_isa():
+    text = kernels.cpu_features()
+    assert "torch dispatch" in text
