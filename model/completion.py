@@ -24,6 +24,7 @@ class Generation:
 
     timings: Timings = field(default_factory=Timings)
     finish: str = "max_tokens"  # set to "eos" when the model stopped by itself
+    narrowed: bool = False  # the window was narrowed to fit the time budget (model/adaptive.py)
 
 
 class FimBackend(Protocol):
@@ -67,7 +68,7 @@ def complete(backend: FimBackend, request: CompletionRequest, cancel: CancelToke
     timings = gen.timings
     timings.total_ms = (time.perf_counter() - t0) * 1000
     timings.decode_ms = max(0.0, timings.total_ms - timings.prefill_ms)
-    if cancel.cancelled:
+    if cancel.stopped:
         return []
     text, why = finish_completion(text, request.prefix, request.suffix, mode)
     if why != "eos":
@@ -75,4 +76,5 @@ def complete(backend: FimBackend, request: CompletionRequest, cancel: CancelToke
     if not text.strip():
         return []
     confidence = math.exp(sum(logps) / len(logps)) if logps else NO_CONFIDENCE
-    return [Completion(text=text, confidence=confidence, timings=timings, stop_reason=reason, mode=mode)]
+    return [Completion(text=text, confidence=confidence, timings=timings, stop_reason=reason, mode=mode,
+                       narrowed=gen.narrowed)]

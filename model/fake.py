@@ -30,26 +30,46 @@ class FakeEngine:
     surprising: dict[str, str] = field(default_factory=dict)
     # Seconds spent per streamed piece, to let tests exercise cancellation and supersession.
     delay_s: float = 0.0
+    # Seconds a "prefill" of a prompt not cached yet takes: like the real engine, a prefix already
+    # prefilled (by a completion, or by `warm`) costs nothing; cancelling stops it, abandoning not.
+    prefill_s: float = 0.0
     calls: int = 0
+    prefilled: str | None = None
     stop_strings: tuple[str, ...] = ()
     info: EngineInfo = field(default_factory=lambda: EngineInfo(name="fake", backend="fake", fim_template="none"))
 
     @classmethod
     def from_spec(cls, spec: dict | None) -> "FakeEngine":
         spec = dict(spec or {})
-        known = {"completion", "reply", "surprising", "delay_s", "delayS"}
+        known = {"completion", "reply", "surprising", "delay_s", "delayS", "prefill_s", "prefillS"}
         unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown fakeEngine keys: {sorted(unknown)}")
-        if "delayS" in spec:
-            spec["delay_s"] = spec.pop("delayS")
+        for camel, snake in (("delayS", "delay_s"), ("prefillS", "prefill_s")):
+            if camel in spec:
+                spec[snake] = spec.pop(camel)
         return cls(**spec)
+
+    def _prefill(self, request: CompletionRequest, cancel: CancelToken | None) -> bool:
+        """False when cancelled before the simulated prefill finished."""
+        if not self.prefill_s or (self.prefilled is not None and request.prefix.startswith(self.prefilled)):
+            return True
+        end = time.monotonic() + self.prefill_s
+        while time.monotonic() < end:
+            if cancel and cancel.cancelled:
+                return False
+            time.sleep(min(0.02, max(0.0, end - time.monotonic())))
+        self.prefilled = request.prefix
+        return True
+
+    def warm(self, request: CompletionRequest, cancel: CancelToken | None = None) -> bool | None:
+        return True if self._prefill(request, cancel) else None
 
     def _pause(self, cancel: CancelToken | None) -> bool:
         """Returns False once cancelled. The delay is the simulated model's, not a test's sleep."""
         if self.delay_s:
             time.sleep(self.delay_s)
-        return not (cancel and cancel.cancelled)
+        return not (cancel and cancel.stopped)
 
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
         self.calls += 1
@@ -59,6 +79,8 @@ class FakeEngine:
                    cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
         """The scripted text in one piece; the real skeleton applies the stop rules to it."""
         gen.timings.prompt_tokens = len(request.prefix) // 4
+        if not self._prefill(request, cancel) or (cancel and cancel.abandoned):
+            return
         if not self._pause(cancel):
             return
         gen.finish = "eos"

@@ -14,6 +14,7 @@ from dataclasses import replace
 import torch
 
 from model import completion
+from model.adaptive import PrefillClock, narrow_budget
 from model.config import EngineConfig
 from model.decode import PREFILL_CHUNK, Decoder
 from model.engine import EngineError
@@ -41,6 +42,7 @@ class LocalEngine:
         self.stop_strings = tuple(s for s in template.stop if s not in vocab)
         self.decoder = Decoder(backbone, stop_ids)
         self.healer = Healer(tokenizer, stop_ids)
+        self.clock = PrefillClock()  # how fast this engine prefills now (model/adaptive.py)
 
     @property
     def stop_ids(self) -> set[int]:
@@ -88,22 +90,38 @@ class LocalEngine:
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
         return completion.complete(self, request, cancel)
 
+    def _fim_ids(self, request: CompletionRequest, budget: int) -> tuple[list[int], str]:
+        """The prompt's ids and, with token healing (model/healing.py), the text of the last
+        token, dropped from the prompt because it may be a fragment."""
+        ids, heal = self.builder.build(request.prefix, request.suffix, budget).ids, ""
+        if self.template.ends_with_prefix() and len(ids) > 1 and ids[-1] not in self.builder.markers.values():
+            heal = self.tok.decode(ids[-1:])
+            ids = ids[:-1]
+        return ids, heal
+
     def stream_fim(self, request: CompletionRequest, budget: int, gen: completion.Generation,
                    cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
         t0 = time.perf_counter()
-        ids, heal = self.builder.build(request.prefix, request.suffix, budget).ids, ""
-        if self.template.ends_with_prefix() and len(ids) > 1 and ids[-1] not in self.builder.markers.values():
-            # Token healing (model/healing.py): the prefix's last token may be a fragment.
-            heal = self.tok.decode(ids[-1:])
-            ids = ids[:-1]
+        ids, heal = self._fim_ids(request, budget)
+        slot_name = "complete"
+        narrow = narrow_budget(len(ids) - self.decoder.cached(slot_name, ids), request.time_budget_ms, budget,
+                               self.clock)
+        if narrow is not None:  # not enough time for the whole window: a narrower one, in a slot of its own
+            ids, heal = self._fim_ids(request, narrow)
+            slot_name = "narrow"
+            gen.narrowed = True
         if not ids:
             return
-        slot = self.decoder.slot("complete")
+        slot = self.decoder.slot(slot_name)
+        t1 = time.perf_counter()
         logits, cached = self.decoder.prefill(slot, ids, cancel)
         t = gen.timings
         t.prompt_tokens, t.cached_tokens, t.prefill_ms = len(ids), cached, (time.perf_counter() - t0) * 1000
         if logits is None:
             return
+        self.clock.record(len(ids) - cached, time.perf_counter() - t1)
+        if cancel.abandoned:
+            return  # too late to show: the prefill is kept, the decoding is not paid for
         generated: list[int] = []
         healing = self.healer.start(heal) if heal else None
         for tok, lp in self.decoder.tokens(slot, logits, request.max_tokens, cancel, request.temperature, healing):
@@ -113,6 +131,22 @@ class LocalEngine:
             generated.append(tok)
             t.generated_tokens = len(generated)
             yield self.tok.decode(generated)[len(heal):], lp
+
+    def warm(self, request: CompletionRequest, cancel: CancelToken | None = None) -> bool | None:
+        """Prefill the request's full window into the completion cache, decoding nothing: the
+        background half of the adaptive window. True when the cache holds it; None when
+        cancelled (pre-empted: the chunks done are kept, and a rerun goes on from there)."""
+        cancel = cancel or NEVER_CANCELLED
+        ids, _ = self._fim_ids(request, completion.prompt_budget(request, self.info.context_length))
+        if not ids or self.decoder.cached("complete", ids) >= len(ids) - 1:
+            return True
+        t1 = time.perf_counter()
+        slot = self.decoder.slot("complete")
+        logits, cached = self.decoder.prefill(slot, ids, cancel)
+        if logits is None:
+            return None
+        self.clock.record(len(ids) - cached, time.perf_counter() - t1)
+        return True
 
     def chat_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
         """The token ids a chat request is prefilled with: what training renders (training/annotate.py)."""

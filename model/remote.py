@@ -58,7 +58,7 @@ class RemoteEngine:
     def _stream(self, path: str, body: dict, cancel: CancelToken) -> Iterator[dict]:
         with self._post(path, {**body, "stream": True}) as resp:
             for raw in resp:
-                if cancel.cancelled:
+                if cancel.stopped:
                     return  # leaving the with-block closes the connection
                 line = raw.decode("utf-8", errors="replace").strip()
                 if not line.startswith("data:"):
@@ -88,7 +88,7 @@ class RemoteEngine:
             t.generated_tokens += 1
             if piece:
                 yield text, None
-        if not cancel.cancelled:
+        if not cancel.stopped:
             gen.finish = "eos"
 
     def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,

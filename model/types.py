@@ -18,19 +18,36 @@ class ChatMessage(TypedDict):
 
 
 class CancelToken:
-    """Set by whoever no longer wants the answer; checked by the decoder between tokens."""
+    """Set by whoever no longer wants the answer; checked by the decoder between tokens.
 
-    __slots__ = ("_event",)
+    `cancel()` stops everything at the next check. `abandon()` says the answer came too late to
+    show: work that keeps its value (the prefill, which lands in the KV cache and makes the next
+    request at that place fast) goes on, decoding does not."""
+
+    __slots__ = ("_event", "_abandoned")
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._abandoned = threading.Event()
 
     def cancel(self) -> None:
         self._event.set()
 
+    def abandon(self) -> None:
+        self._abandoned.set()
+
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+    @property
+    def abandoned(self) -> bool:
+        return self._abandoned.is_set()
+
+    @property
+    def stopped(self) -> bool:
+        """No answer is wanted any more (cancelled or abandoned)."""
+        return self._event.is_set() or self._abandoned.is_set()
 
 
 NEVER_CANCELLED = CancelToken()
@@ -46,6 +63,9 @@ class CompletionRequest:
     max_tokens: int = 64
     budget: int = 1024  # prompt tokens
     temperature: float = 0.0  # 0 = greedy
+    # How long the answer may take, in ms (0: no limit). An engine that cannot prefill the whole
+    # window in time sends a narrower one (model/local.py) and widens it later (`warm`).
+    time_budget_ms: float = 0.0
 
 
 @dataclass
@@ -69,6 +89,7 @@ class Completion:
     timings: Timings = field(default_factory=Timings)
     stop_reason: str = ""  # "eos" | "newline" | "dedent" | "max_tokens" | "cancelled" | "suffix"
     mode: Mode = "single"
+    narrowed: bool = False  # computed from a narrower window than asked, to answer in time
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,12 @@ class CompletionSettings:
     prompt_budget: int = option(1024, lo=64, hi=32768, help="prompt tokens")
     fallback: str = option("auto", choices=("auto", "on", "off"),
                            help="textDocument/completion item: auto (only without inline completion), on, off")
+    deadline_ms: int = option(1500, lo=0, hi=60000,
+                              help="a suggestion not ready this long after the request is not shown (0: no limit); "
+                                   "its prefill still lands in the cache")
+    busy_after_ms: int = option(400, lo=0, hi=60000, help="send wingman/busy when a request waits longer than this")
+    adaptive: bool = option(True, help="narrow the prompt window when the full one cannot be ready in time, "
+                                       "and widen it in the background")
 
 
 @dataclass

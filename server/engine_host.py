@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shlex
+import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from model.config import EngineConfig
-from model.engine import Engine, EngineError
+from model.config import BASE_MODEL, DEFAULT_MODEL, EngineConfig
+from model.engine import Engine, EngineError, ModelNotFoundError
+from model.paths import models_dir
 from server.config import Settings
 from server.worker import ADMIN
 
@@ -25,8 +30,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FIX = ("Fix: run `wingman model pull` for the default model, or set `wingman.model.path` to a "
-       "checkpoint directory or .gguf file (and `wingman.model.device`), then reload the window.")
+PATH_FIX = ("Fix: set `wingman.model.path` to an existing checkpoint directory, .gguf file or peft adapter "
+            "directory, or to \"default\"; the server reloads when the setting changes.")
+
+
+def pull_command() -> str:
+    """The pull command for this very server: its own executable, and its cache folder when that
+    was chosen through WINGMAN_HOME (a pull without it would fill another folder)."""
+    exe = sys.argv[0] if sys.argv and Path(sys.argv[0]).name == "wingman" else f"{sys.executable} -m wingman"
+    home = f"WINGMAN_HOME={shlex.quote(os.environ['WINGMAN_HOME'])} " if os.environ.get("WINGMAN_HOME") else ""
+    return f"{home}{exe} model pull"
+
+
+def advice(config: EngineConfig, exc: Exception) -> str:
+    """What the user should do, for this failure: pulling only helps the default model."""
+    if isinstance(exc, ModelNotFoundError):
+        if config.model in (DEFAULT_MODEL, BASE_MODEL, ""):
+            return f"Fix: run `{pull_command()}` (the model goes to {models_dir()}), then reload the window."
+        return PATH_FIX
+    if isinstance(exc, EngineError):
+        return ""  # its message says what to do (memory, a remote server, a bad checkpoint)
+    return ("Fix: check `wingman.model.*` (path, device, quantize) and the server's log "
+            "(`--log-file`), then reload the window.")
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -49,6 +74,7 @@ class EngineHost:
         self.model = ""
         self.message = "starting"
         self.loaded_key: str | None = None
+        self.progress: dict | None = None  # {step, percentage} while loading
         self._load_task: asyncio.Task | None = None
         self._waiters: list[asyncio.Future] = []
 
@@ -57,7 +83,10 @@ class EngineHost:
         return self.state == "ready" and self.engine is not None
 
     def status(self) -> dict:
-        return {"state": self.state, "message": self.message, "model": self.model}
+        out = {"state": self.state, "message": self.message, "model": self.model}
+        if self.state == "loading" and self.progress is not None:
+            out["progress"] = dict(self.progress)
+        return out
 
     async def wait_ready(self) -> None:
         """Returns at the next change of state (ready or error)."""
@@ -88,13 +117,14 @@ class EngineHost:
         self.engine = None
         self.model = config.model if config.backend == "local" else (
             config.remote_model or config.remote_url if config.backend == "remote" else "fake")
+        self.progress = None
         self._set("loading", f"loading {self.model}")
         progress = await self.server.begin_progress("Wingman: loading model", self.model, cancellable=False)
         loop = asyncio.get_running_loop()
 
         def report(message: str, fraction: float | None = None) -> None:
             pct = None if fraction is None else max(0, min(100, int(fraction * 100)))
-            loop.call_soon_threadsafe(progress.report, message, pct)
+            loop.call_soon_threadsafe(self._progress, progress, message, pct)
 
         def load(_cancel) -> Engine:
             from model.factory import load_engine
@@ -110,12 +140,13 @@ class EngineHost:
             raise
         except EngineError as exc:
             progress.end("failed")
-            self._fail(f"Wingman could not load the model: {exc}")
+            self._fail(f"Wingman could not load the model: {exc}", advice(config, exc))
             return
         except Exception as exc:  # noqa: BLE001 - any failure must leave the server up
             log.exception("engine load failed")
             progress.end("failed")
-            self._fail(f"Wingman could not load the model {self.model!r}: {type(exc).__name__}: {exc}. {FIX}")
+            self._fail(f"Wingman could not load the model {self.model!r}: {type(exc).__name__}: {exc}.",
+                       advice(config, exc))
             return
         self.engine = engine
         info = getattr(engine, "info", None)
@@ -124,9 +155,14 @@ class EngineHost:
         progress.end("ready")
         self._set("ready", f"{self.model} ready")
 
-    def _fail(self, message: str) -> None:
-        if "wingman model pull" not in message and "Fix:" not in message:
-            message = f"{message} {FIX}"
+    def _progress(self, progress, step: str, percentage: int | None) -> None:
+        progress.report(step, percentage)
+        if self.state == "loading":
+            self.progress = {"step": step, **({"percentage": percentage} if percentage is not None else {})}
+            self.server.protocol.notify("wingman/status", self.status())
+
+    def _fail(self, message: str, fix: str) -> None:
+        message = f"{message} {fix}".strip()
         # The message first: a client that reacts to the status finds the reason already shown.
         self.server.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
         self._set("error", message)

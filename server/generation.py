@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,37 @@ async def apply(ls: "WingmanServer", edit: types.WorkspaceEdit, label: str) -> b
 async def show(ls: "WingmanServer", uri: str) -> None:
     if ls.client_show_document:
         try:
-            await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=False))
+            await ls.window_show_document_async(types.ShowDocumentParams(uri=uri, take_focus=True))
         except Exception as exc:  # noqa: BLE001 - showing is a courtesy
             log.info("showDocument failed: %s", exc)
+
+
+async def write_new_file(ls: "WingmanServer", uri: str, text: str, label: str) -> bool:
+    """A generated file, on disk and shown. A client with resource operations gets CreateFile +
+    the text (it saves it: editors/); whatever it did, the file ends up holding the text. A client
+    without them cannot create files, so the server writes it. Never overwrites a file with
+    content of its own: the caller picks a name that is free."""
+    from server import edits
+    from server.documents import uri_to_path
+
+    path = Path(uri_to_path(uri))
+    if ls.client_can_create_files:
+        if not await apply(ls, edits.create_file(uri, text), label):
+            return False
+        # Written only after the edit was applied (before it, CreateFile would truncate it), and
+        # only where the client left the new file empty on disk.
+        try:
+            if not path.exists() or path.stat().st_size == 0:
+                path.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            log.warning("could not write %s: %s", path, exc)
+    else:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "x", encoding="utf-8") as f:  # "x": never overwrite
+                f.write(text)
+        except OSError as exc:
+            tell(ls, f"Wingman: could not write {path}: {exc}", types.MessageType.Error)
+            return False
+    await show(ls, uri)
+    return True

@@ -15,10 +15,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dataclasses import replace
+
 from model.types import CompletionRequest
+from server.busy import BusyNotice
 from server.cache import SuggestionCache
 from server.documents import Snapshot
-from server.worker import COMPLETION
+from server.worker import COMPLETION, WARM
 
 if TYPE_CHECKING:
     from server.server import WingmanServer
@@ -42,6 +45,7 @@ class Suggester:
         self.seq: dict[str, int] = defaultdict(int)  # per document: the newest request's number
         self.waiters: dict[str, asyncio.Future] = {}  # uri -> the pending request's debounce wait
         self.inflight: dict[str, Any] = {}  # uri -> the running model call's worker Job
+        self.loading_notices: dict[str, BusyNotice] = {}  # uri -> "waiting for the model to load"
         server.documents.closed.append(self.forget)
 
     def forget(self, uri: str) -> None:
@@ -51,12 +55,38 @@ class Suggester:
     def cursor(self, uri: str, line: int, character: int) -> tuple[Snapshot, int] | None:
         """The open, servable document and the cursor offset; None for anything we must not answer."""
         ls = self.server
-        if not ls.host.ready or not ls.settings.completion.enabled:
+        if not ls.settings.completion.enabled:
+            return None
+        if not ls.host.ready:
+            if ls.host.state == "loading" and uri not in self.loading_notices and ls.snapshot(uri) is not None:
+                self._notice_until_loaded(uri)
             return None
         snap = ls.snapshot(uri)
         if snap is None or not ls.servable(snap) or not snap.has_line(line) or character < 0:
             return None
         return snap, snap.offset(line, character)
+
+    def _notice_until_loaded(self, uri: str) -> None:
+        """A request while the model loads is answered with nothing at once; the editor is told
+        why until the model is ready."""
+        notice = self.loading_notices[uri] = BusyNotice(self.server, uri, 0)
+
+        async def settle() -> None:
+            try:
+                while self.server.host.state == "loading":
+                    await self.server.host.wait_ready()
+            finally:
+                notice.done()
+                self.loading_notices.pop(uri, None)
+
+        asyncio.ensure_future(settle())
+
+    def _warm(self, engine, request: CompletionRequest, uri: str) -> None:
+        """Prefill the full window in the background, at the lowest priority but diagnostics'."""
+        warm = getattr(engine, "warm", None)
+        if warm is not None:
+            full = replace(request, time_budget_ms=0.0)
+            self.server.worker.submit(WARM, lambda cancel: warm(full, cancel), key=("warm", uri))
 
     def _supersede(self, uri: str) -> int:
         """A newer request supersedes this document's older one at once: its debounce wait ends
@@ -81,6 +111,7 @@ class Suggester:
                 del self.waiters[uri]
 
     async def suggest(self, uri: str, line: int, character: int, invoked: bool = False) -> Suggestion | None:
+        arrived = asyncio.get_running_loop().time()
         found = self.cursor(uri, line, character)
         if found is None:
             return None
@@ -94,14 +125,27 @@ class Suggester:
         hit = self.cache.lookup(uri, prefix, suffix_line)
         if hit is not None:
             return Suggestion(snap, offset, hit, "cached", cached=True)
+        notice = BusyNotice(ls, uri, settings.busy_after_ms)
+        try:
+            return await self._model_call(snap, offset, prefix, suffix, suffix_line, mine, invoked, arrived)
+        finally:
+            notice.done()
+
+    async def _model_call(self, snap: Snapshot, offset: int, prefix: str, suffix: str, suffix_line: str,
+                          mine: int, invoked: bool, arrived: float) -> Suggestion | None:
+        ls, uri = self.server, snap.uri
+        settings = ls.settings.completion
         if not invoked and settings.debounce_ms:
             await self._debounce(uri, settings.debounce_ms)
         if self.seq[uri] != mine or _moved(ls, snap):
             return None
-
+        # An explicit request waits as long as it takes; a typing one is not shown late.
+        deadline_ms = 0 if invoked else settings.deadline_ms
+        left_ms = deadline_ms - (asyncio.get_running_loop().time() - arrived) * 1000 if deadline_ms else 0.0
         request = CompletionRequest(
             prefix=prefix, suffix=suffix, language=snap.language_id, path=snap.path, mode=settings.mode,  # type: ignore[arg-type]
             max_tokens=settings.max_tokens, budget=settings.prompt_budget,
+            time_budget_ms=max(left_ms, 1.0) if (deadline_ms and settings.adaptive) else 0.0,
         )
         engine = ls.host.engine
         if engine is None:
@@ -110,7 +154,18 @@ class Suggester:
         job = ls.worker.submit(COMPLETION, lambda cancel: engine.complete(request, cancel), key=("complete", uri))
         self.inflight[uri] = job
         try:
-            completions = await asyncio.wrap_future(job.future)
+            waiting = asyncio.wrap_future(job.future)
+            if deadline_ms:
+                completions = await asyncio.wait_for(asyncio.shield(waiting), timeout=max(left_ms, 1.0) / 1000)
+            else:
+                completions = await waiting
+        except asyncio.TimeoutError:
+            # Too late to show: the prefill goes on into the KV cache, so that the next request
+            # at this place is fast; the full window is then warmed in the background.
+            job.token.abandon()
+            if settings.adaptive:
+                self._warm(engine, request, uri)
+            return None
         except asyncio.CancelledError:
             job.cancel()  # $/cancelRequest, or superseded: stop decoding now
             task = asyncio.current_task()
@@ -123,6 +178,8 @@ class Suggester:
         finally:
             if self.inflight.get(uri) is job:
                 del self.inflight[uri]
+        if completions and completions[0].narrowed and settings.adaptive:
+            self._warm(engine, request, uri)
         if not completions or _moved(ls, snap):
             return None  # nothing worth showing, or the document moved on: drop it
         best = completions[0]

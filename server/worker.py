@@ -5,8 +5,9 @@ cannot usefully run two things at once, so every engine call goes through here.
   (translate, tests) > diagnostics (nobody is waiting).
 - Supersede by key: a new job with the key of a pending or running one cancels it (a completion
   for the same document; never a user's generation, which has no key).
-- Diagnostics run only when nothing else is queued, and a running one is pre-empted (cancelled and
-  queued again) as soon as anything else arrives, so a keystroke never waits behind a scan.
+- Background work runs only when nothing else is queued, and a running job of it is pre-empted
+  (cancelled and queued again) as soon as anything else arrives, so a keystroke never waits behind
+  it: warming the full window a completion had to narrow (model/adaptive.py), then diagnostics.
 - Cancellation is cooperative: jobs get a CancelToken that the engine checks between tokens.
 """
 
@@ -24,7 +25,7 @@ from model.types import CancelToken
 
 log = logging.getLogger(__name__)
 
-COMPLETION, GENERATION, DIAGNOSTICS, ADMIN = 0, 1, 2, -1  # ADMIN: model loading, before all
+COMPLETION, GENERATION, WARM, DIAGNOSTICS, ADMIN = 0, 1, 2, 3, -1  # ADMIN: model loading, before all
 
 
 class Job:
@@ -57,10 +58,10 @@ class Worker:
         self._thread.start()
 
     def submit(self, priority: int, fn: Callable[[CancelToken], Any], key: Any = None, preemptible: bool | None = None) -> Job:
-        job = Job(priority, fn, key, preemptible=(priority == DIAGNOSTICS) if preemptible is None else preemptible)
+        job = Job(priority, fn, key, preemptible=(priority >= WARM) if preemptible is None else preemptible)
         with self._lock:
-            if key is not None and (old := self._by_key.get(key)) is not None:
-                old.cancel()
+            if key is not None and (old := self._by_key.get(key)) is not None and not old.token.abandoned:
+                old.cancel()  # an abandoned one only finishes its prefill, which the new job reuses
             if key is not None:
                 self._by_key[key] = job
             running = self._running
@@ -74,6 +75,12 @@ class Worker:
     def busy(self) -> bool:
         with self._lock:
             return self._running is not None or bool(self._heap)
+
+    def occupied_by_other_work(self) -> bool:
+        """A user's generation (or loading) is running: a completion waits behind it."""
+        with self._lock:
+            running = self._running
+            return running is not None and running.priority in (GENERATION, ADMIN)
 
     def stop(self) -> None:
         with self._lock:

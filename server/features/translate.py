@@ -1,8 +1,8 @@
 """wingman.translate [uri, range, targetLanguage]: translate a selection.
 
-The translation opens as a new file beside the source (CreateFile + an edit, never overwriting),
-or replaces the selection (`actions.translateTarget: "replace"`, a versioned edit). A client
-that cannot create files gets the text back as the command's result, to place itself.
+The translation is a new file beside the source, on disk and shown (CreateFile + an edit for a
+client that can create files, else written by the server; never overwriting), or replaces the
+selection (`actions.translateTarget: "replace"`, a versioned edit).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from server import edits
 from server.features.commands import TRANSLATE, BadArguments, _uri, range_arg
-from server.generation import apply, generate, not_ready, show, tell
+from server.generation import apply, generate, not_ready, tell, write_new_file
 from model.tasks import prompts
 
 if TYPE_CHECKING:
@@ -62,9 +62,5 @@ def register(server: "WingmanServer") -> None:
             applied = await apply(ls, edits.replace(ls, snap, start, end, out), f"Translate to {name}")
             return {"applied": applied, "uri": uri, "text": out}
         new_uri = target_uri(ls, snap.path, target)
-        if not ls.client_can_create_files:
-            return {"applied": False, "uri": new_uri, "text": out, "language": target}
-        applied = await apply(ls, edits.create_file(new_uri, out), f"Translate to {name}")
-        if applied:
-            await show(ls, new_uri)
+        applied = await write_new_file(ls, new_uri, out, f"Translate to {name}")
         return {"applied": applied, "uri": new_uri, "text": out, "language": target}

@@ -122,3 +122,42 @@ def test_heal_candidates_include_tokens_that_begin_the_healed_text(tiny_engine):
     allowed = {vocab[int(i)] for i in tiny_engine.healer.candidates("\n    ")}
     assert "\n" in allowed  # a beginning of the healed text
     assert all(t.startswith("\n    ") or "\n    ".startswith(t) for t in allowed)
+
+
+def test_a_window_that_cannot_be_ready_in_time_is_narrowed_then_warmed(tiny_engine):
+    """With the measured prefill speed too low for the uncached window, the engine answers from a
+    narrower window (its own cache slot); `warm` then prefills the full window, and the next
+    request at that place gets the whole context from the cache."""
+    from model.adaptive import MIN_BUDGET
+
+    text = "".join(f"def f{i}(x):\n    return x + {i}\n\n" for i in range(200))
+    request = CompletionRequest(prefix=text + "def g(x):\n    return ", suffix="\n", mode="single", max_tokens=2,
+                                time_budget_ms=1000)
+    tiny_engine.decoder.slots.clear()
+    tiny_engine.clock.tokens_per_s = 50.0  # 1 s at 50 tok/s: far less than the ~1,000-token window
+    tiny_engine.complete(request)
+    narrow = tiny_engine.decoder.slots["narrow"].ids
+    assert "complete" not in tiny_engine.decoder.slots
+    assert MIN_BUDGET // 2 < len(narrow) <= MIN_BUDGET + request.max_tokens
+    assert tiny_engine.warm(request) is True
+    full = tiny_engine.decoder.slots["complete"].ids
+    assert len(full) > 3 * len(narrow)
+    tiny_engine.clock.tokens_per_s = 50.0
+    out_request = CompletionRequest(prefix=request.prefix, suffix="\n", mode="single", max_tokens=2, time_budget_ms=1000)
+    ids, _ = tiny_engine._fim_ids(out_request, 1024)
+    assert tiny_engine.decoder.cached("complete", ids) >= len(ids) - 1  # nothing left to prefill: no narrowing
+    tiny_engine.complete(out_request)
+    assert tiny_engine.decoder.slots["complete"].ids[: len(ids)] == ids
+
+
+def test_warm_is_cancellable_and_resumes(tiny_engine):
+    from model.types import CancelToken
+
+    text = "".join(f"value_{i} = {i}\n" for i in range(400))
+    request = CompletionRequest(prefix=text, suffix="", mode="single", max_tokens=2)
+    tiny_engine.decoder.slots.clear()
+    cancel = CancelToken()
+    cancel.cancel()
+    assert tiny_engine.warm(request, cancel) is None  # pre-empted before its first chunk
+    assert tiny_engine.warm(request) is True
+    assert tiny_engine.warm(request) is True and len(tiny_engine.decoder.slots["complete"].ids) > 100

@@ -219,7 +219,8 @@ class Session:
 
     async def start(self, options: dict | None = None, root: Path | None = None, wait_ready: bool = True,
                     capabilities: types.ClientCapabilities | None = None):
-        opts = {"fakeEngine": {}, "completion": {"debounceMs": 0}, "diagnostics": {"debounceMs": 0}}
+        # No deadline by default: a slow test machine must not turn answers into nothing.
+        opts = {"fakeEngine": {}, "completion": {"debounceMs": 0, "deadlineMs": 0}, "diagnostics": {"debounceMs": 0}}
         for key, value in (options or {}).items():
             if isinstance(value, dict) and isinstance(opts.get(key), dict):
                 opts[key] = {**opts[key], **value}

@@ -69,6 +69,8 @@ async def test_translate_selection_opens_a_new_file(s: Session, tmp_path):
     assert result["applied"]
     new_uri = (root / "examples" / "stats.js").as_uri()
     assert s.editor.files[new_uri].startswith("function mean(values) {")
+    # On disk, whatever the client does with the new buffer: never an empty file.
+    assert (root / "examples" / "stats.js").read_text() == s.editor.files[new_uri]
     create, fill = s.editor.applied[-1].document_changes
     assert isinstance(create, types.CreateFile) and create.options.overwrite is False
     assert fill.text_document.version is None  # a file no editor has open
@@ -171,7 +173,7 @@ async def test_generation_cancelled_from_its_progress(s: Session, tmp_path):
     assert not s.editor.applied
 
 
-async def test_client_without_file_creation_gets_the_text_back(s: Session, tmp_path):
+async def test_client_without_file_creation_gets_the_file_written(s: Session, tmp_path):
     if s.caps == "vscode":
         return  # one run is enough: the capabilities are the point here, not the client
     root, uri, text = project(tmp_path)
@@ -180,9 +182,12 @@ async def test_client_without_file_creation_gets_the_text_back(s: Session, tmp_p
     s.editor.open(uri, text)
     rng = {"start": {"line": 0, "character": 0}, "end": {"line": 9, "character": 0}}
     result = await run(s, types.Command(title="t", command="wingman.translate", arguments=[uri, rng, "javascript"]))
-    assert result["applied"] is False and result["uri"].endswith("/examples/stats.js")
+    assert result["applied"] and result["uri"].endswith("/examples/stats.js")
     assert result["text"].startswith("function mean(values) {")
+    assert (root / "examples" / "stats.js").read_text() == result["text"]  # written by the server
     assert not s.editor.applied
+    again = await run(s, types.Command(title="t", command="wingman.translate", arguments=[uri, rng, "javascript"]))
+    assert again["uri"].endswith("/examples/stats_2.js")  # never over the first one
     # Replacing a selection works without documentChanges too, as plain `changes`.
     s.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
         settings={"actions": {"translateTarget": "replace"}}))
