@@ -24,7 +24,9 @@ class EngineConfig:
     dtype: str = option("auto", choices=DTYPES, help="compute precision")
     quantize: str = option("auto", choices=QUANTIZE, help="weight-only quantization of the decode path")
     fim_template: str = option("auto", help="the FIM template (model/fim.py); auto detects it from the vocabulary")
-    threads: int = option(0, lo=0, hi=1024, help="torch intra-op threads; 0 = torch's default")
+    threads: int = option(0, lo=0, hi=1024, help="torch intra-op threads at most; 0 = all cores")
+    adaptive_threads: bool = option(True, help="use fewer threads while other processes want the cores "
+                                                "(model/threads.py)")
     max_context: int = option(4096, lo=256, hi=1 << 20, help="KV cache length (prompt + completion)")
     remote_url: str = option("", help="an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     remote_model: str = option("", help="the model name on the remote server")

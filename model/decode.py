@@ -13,7 +13,7 @@ This is the public seam: benches and tests drive `Decoder` directly.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -21,6 +21,7 @@ from model.engine import EngineError
 from model.healing import Healing
 from model.types import CancelToken
 
+PACE_TOKENS = 16
 PREFILL_CHUNK = 128  # tokens per prefill step: the cancel flag is checked between chunks (~0.3 s on AVX2)
 LOOKAHEAD = 3  # prompt-lookup draft length (3 measured best of 0, 3, 6: bench/speculation.py)
 
@@ -40,6 +41,9 @@ class Decoder:
         self.stop_ids = stop_ids
         self.lookahead = lookahead  # 0 turns the drafts off
         self.slots: dict[str, Slot] = {}
+        # Called between prefill chunks and every PACE_TOKENS decoded tokens, to re-decide what
+        # the work may use while it runs (model/threads.py: the thread count).
+        self.pace: Callable[[], object] | None = None
 
     def slot(self, name: str) -> Slot:
         """A named cache: completions, chat generations and scoring each keep their own, so a
@@ -78,6 +82,8 @@ class Decoder:
         for start in range(common, len(ids), PREFILL_CHUNK):
             if cancel.cancelled:
                 return None, common
+            if self.pace is not None:
+                self.pace()
             chunk = ids[start: start + PREFILL_CHUNK]
             logits = self.backbone.forward(torch.tensor([chunk]), slot.cache, start)
             slot.ids.extend(chunk)
@@ -135,6 +141,8 @@ class Decoder:
                 healing.advance(tok)
             yield tok, lp
             produced += 1
+            if self.pace is not None and produced % PACE_TOKENS == 0:
+                self.pace()
             if tok in self.stop_ids or cancel.stopped or len(slot.ids) + 1 >= self.max_len:
                 return
             room = min(max_new - produced, self.max_len - len(slot.ids) - 2)

@@ -161,6 +161,16 @@ def _load() -> float:
         return 0.0
 
 
+def rule(quantize: str, act: str | None) -> KernelPlan:
+    """What the measurements in this file's docstring support on both CPU classes: the smallest
+    form that the settings allow for decode and for prefill alike (no second copy), fp32 activations."""
+    allowed = _allowed(quantize, act)
+    if allowed == ("bf16",) and not torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        allowed = ("fp32",)
+    form = allowed[0]
+    return KernelPlan(act=act or "float32", decode=form, prefill=form, source="rule")
+
+
 def _cache_path(key: str):
     return wingman_home() / "kernels" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
@@ -186,6 +196,13 @@ def choose(weight: torch.Tensor, quantize: str = "auto", dtype: str = "auto", he
                 return plan
     except (OSError, ValueError, TypeError, KeyError):
         pass  # no cache, or a corrupt or stale one: measure again
+    if load > _cores():
+        # Measured while other work holds the cores, the ranking is noise (a descheduled thread
+        # turned a 0.3 ms int4 call into 15 ms here, and the plan chose dense fp32 for a 0.5B
+        # model). Use the rule the quiet measurements support, cache nothing, measure next time.
+        plan = rule(quantize, act)
+        log.info("kernel plan: %s (the machine is busy: load %.1f on %d cores)", plan.describe(), load, _cores())
+        return plan
     t0 = time.perf_counter()
     plan = measure(weight, quantize, act, heads, kv_heads, head_dim)
     log.info("kernel plan: %s (measured in %.1f s on %s)", plan.describe(), time.perf_counter() - t0, cpu_features())

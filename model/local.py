@@ -24,6 +24,7 @@ from model.llama import FastLlama, HFBackbone
 from model.loading import (check_memory, count_params, estimate_bytes, fast_path_plan, load_dtype, load_hf,
                            read_config, resolve)
 from model.tasks.window import FimPromptBuilder
+from model.threads import ThreadPolicy
 from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo,
                          Progress, TokenScore)
 
@@ -43,6 +44,7 @@ class LocalEngine:
         self.decoder = Decoder(backbone, stop_ids)
         self.healer = Healer(tokenizer, stop_ids)
         self.clock = PrefillClock()  # how fast this engine prefills now (model/adaptive.py)
+        self.threads = ThreadPolicy()  # fewer threads when other processes want the cores
 
     @property
     def stop_ids(self) -> set[int]:
@@ -81,6 +83,8 @@ class LocalEngine:
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)
         engine = cls(backbone, tokenizer, template, info)
+        engine.threads = ThreadPolicy(config.threads, adaptive=config.adaptive_threads)
+        engine.decoder.pace = engine.threads.apply
         if template.ends_with_prefix():
             engine.healer.candidates(" ")  # decode the vocabulary now, not on the first keystroke
         report("ready", 1.0)
@@ -88,6 +92,7 @@ class LocalEngine:
 
     # ---- the Engine interface -------------------------------------------------------------
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
+        self.threads.apply()
         return completion.complete(self, request, cancel)
 
     def _fim_ids(self, request: CompletionRequest, budget: int) -> tuple[list[int], str]:
@@ -137,6 +142,7 @@ class LocalEngine:
         background half of the adaptive window. True when the cache holds it; None when
         cancelled (pre-empted: the chunks done are kept, and a rerun goes on from there)."""
         cancel = cancel or NEVER_CANCELLED
+        self.threads.apply()
         ids, _ = self._fim_ids(request, completion.prompt_budget(request, self.info.context_length))
         if not ids or self.decoder.cached("complete", ids) >= len(ids) - 1:
             return True
@@ -156,6 +162,7 @@ class LocalEngine:
     def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,
                  max_tokens: int = 512) -> Iterator[str]:
         cancel = cancel or NEVER_CANCELLED
+        self.threads.apply()
         ids = self.chat_ids(messages)
         max_tokens = min(max_tokens, self.max_len - len(ids) - 1)
         if max_tokens <= 0:
@@ -180,6 +187,7 @@ class LocalEngine:
 
     def score(self, text: str, cancel: CancelToken | None = None) -> list[TokenScore]:
         cancel = cancel or NEVER_CANCELLED
+        self.threads.apply()
         enc = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         out: list[TokenScore] = []
