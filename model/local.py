@@ -82,6 +82,7 @@ class LocalEngine:
         label = str(resolved.model_dir.name) + (f" + {resolved.adapter_dir.name}" if resolved.adapter_dir else "")
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)
+        _release_freed_memory()
         engine = cls(backbone, tokenizer, template, info)
         engine.threads = ThreadPolicy(config.threads, adaptive=config.adaptive_threads)
         engine.decoder.pace = engine.threads.apply
@@ -215,3 +216,17 @@ class LocalEngine:
                 s, e = offsets[k]
                 out.append(TokenScore(s, e, text[s:e], float(lp[j]), self.tok.decode([int(best[j])]), float(best_lp[j])))
         return out
+
+
+def _release_freed_memory() -> None:
+    """Give the loader's freed buffers back to the system. glibc keeps freed heap memory for
+    reuse; after a load (the checkpoint read, the layers converted and freed) that was ~210 MB
+    of the default model's ~900 MB resident set, never to be used again."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: nothing to do
