@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install pull bench wingman-model clean-venv vsix editors-deps test-editors
+.PHONY: run test install pull bench llamacpp wingman-model clean-venv vsix editors-deps test-editors
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: pull
 
 bench: pull
 	$(BIN)/wingman bench --out bench/results-latest.json
+
+# llama.cpp's llama-bench and llama-server (CPU, -march=native) into the cache, once per machine
+# (~8 min on 2 cores): the speed yardstick and a real remote engine for the slow tests, never a
+# dependency (nothing in `make test` needs it; those tests skip without it).
+llamacpp:
+	PYTHON=$(PY) bench/build_llamacpp.sh
 
 # Reproduce the shipped adapter model/adapters/wingman-v1 (training/MODEL_CARD.md; about 75 min on
 # 2 cores). SWEEP=1 runs the sweep first; EVAL=1 ends with the README's base-vs-Wingman evaluation.
