@@ -9,6 +9,7 @@ cancelled, so the server stops generating too.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -23,6 +24,14 @@ from model.tasks.window import CHARS_PER_TOKEN, CharEncoder, FimPromptBuilder
 from model.types import NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo, TokenScore
 
 REMOTE_CONTEXT = 1 << 20  # tokens; the server enforces its own context, we only bound the prompt
+
+
+def token_logprobs(choice: dict) -> list[float]:
+    """The generated tokens' log-probabilities in a streamed /v1/completions choice."""
+    lp = choice.get("logprobs") or {}
+    if isinstance(lp.get("content"), list):  # llama-server
+        return [float(t["logprob"]) for t in lp["content"] if t.get("logprob") is not None]
+    return [float(v) for v in lp.get("token_logprobs") or [] if v is not None]  # vLLM, OpenAI legacy
 
 
 class RemoteEngine:
@@ -56,17 +65,23 @@ class RemoteEngine:
             raise EngineError(f"cannot reach the remote server {self.url}: {exc}") from exc
 
     def _stream(self, path: str, body: dict, cancel: CancelToken) -> Iterator[dict]:
-        with self._post(path, {**body, "stream": True}) as resp:
-            for raw in resp:
-                if cancel.stopped:
-                    return  # leaving the with-block closes the connection
-                line = raw.decode("utf-8", errors="replace").strip()
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                yield json.loads(data)
+        try:
+            with self._post(path, {**body, "stream": True}) as resp:
+                for raw in resp:
+                    if cancel.stopped:
+                        return  # leaving the with-block closes the connection
+                    line = raw.decode("utf-8", errors="replace").strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    yield json.loads(data)
+        except (http.client.HTTPException, OSError) as exc:
+            raise EngineError(f"the remote server {self.url} broke off the stream: {exc!r}") from exc
+        # The stream ended without [DONE]: the server died or the connection was cut, so what
+        # arrived is not the model's whole answer.
+        raise EngineError(f"the remote server {self.url} closed the stream before it finished (no [DONE])")
 
     def complete(self, request: CompletionRequest, cancel: CancelToken | None = None) -> list[Completion]:
         return completion.complete(self, request, cancel)
@@ -75,19 +90,24 @@ class RemoteEngine:
                    cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
         t0 = time.perf_counter()
         prompt = "".join(self.builder.build(request.prefix, request.suffix, int(budget * CHARS_PER_TOKEN)).pieces)
+        # logprobs: the sampled tokens' log-probabilities, for the confidence (llama-server reads
+        # it as n_probs; vLLM and the OpenAI API as the legacy field).
         body = {"model": self.model, "prompt": prompt, "max_tokens": request.max_tokens,
-                "temperature": request.temperature, "stop": list(self.template.stop) or None}
+                "temperature": request.temperature, "stop": list(self.template.stop) or None, "logprobs": 1}
         t = gen.timings
         t.prompt_tokens = int(len(prompt) / CHARS_PER_TOKEN)
         text = ""
         for chunk in self._stream("/completions", body, cancel):
             if not text:
                 t.prefill_ms = (time.perf_counter() - t0) * 1000
-            piece = chunk["choices"][0].get("text", "")
+            choice = chunk["choices"][0]
+            piece = choice.get("text", "")
             text += piece
-            t.generated_tokens += 1
+            logps = token_logprobs(choice)
+            t.generated_tokens += max(1, len(logps)) if piece else 0
             if piece:
-                yield text, None
+                # One value per chunk: the mean of its tokens', so the skeleton's mean stays fair.
+                yield text, (sum(logps) / len(logps)) if logps else None
         if not cancel.stopped:
             gen.finish = "eos"
 

@@ -14,11 +14,26 @@ def add(sub: argparse._SubParsersAction, name: str) -> None:
     b.add_argument("--repeats", type=int, default=3)
     b.add_argument("--out", default=None, help="write the results as JSON here")
     b.add_argument("--skip-baseline", action="store_true")
+    b.add_argument("--against-llamacpp", action="store_true",
+                   help="time llama.cpp (make llamacpp) on the same GGUF in the same run, and print the ratios")
+    b.add_argument("--gguf", default=None, help="with --against-llamacpp: the GGUF (default: the base model's)")
+    b.add_argument("--prompt-tokens", type=int, default=512, help="with --against-llamacpp: llama-bench's -p")
     b.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
     from model.bench import run_bench
+
+    if args.against_llamacpp:
+        from model import yardstick
+
+        result = yardstick.run(engine_config(args), args.gguf, args.prompt_tokens, args.tokens, args.repeats)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
 
     run_bench(engine_config(args), tokens=args.tokens, repeats=args.repeats, out=args.out,
               skip_baseline=args.skip_baseline)
