@@ -87,6 +87,10 @@ def markdown(report: dict) -> str:
         secs = [c.get("tasks", {}).get(t, {}).get("seconds") for c in cands]
         lines.append("| seconds | " + " | ".join(fmt(x, "auto") if x is None else f"{x:.0f}" for x in secs) + " |")
         lines.append("")
+    if report.get("paired"):
+        from training.evaluate import paired
+
+        lines += paired.markdown(report["paired"], cands[0]["name"])
     sb = report.get("sandbox", {})
     lines += ["## Sandbox", "", f"network: {sb.get('network')}; limits: {', '.join(sb.get('rlimits', []))}; "
               f"temporary directory, scrubbed environment, timeout; runs as nobody: {sb.get('drop_to_nobody')}", ""]

@@ -121,6 +121,9 @@ def evaluate(options: EvalOptions, log=lambda m: print(m, file=sys.stderr, flush
         for c in old.get("candidates", []):
             rep["candidates"].append(c | {"name": c["name"] if all(c["name"] != x["name"] for x in rep["candidates"])
                                           else f"{c['name']} ({Path(path).parent.name})", "from": path})
+    from training.evaluate import paired
+
+    rep["paired"] = paired.compare_report(rep, out)
     report.write(rep, out)
     log(f"wrote {out / 'report.md'}, {out / 'report.json'}" + "".join(f", {out / p}" for p in rep["plots"]))
     return rep
