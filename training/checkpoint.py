@@ -45,6 +45,9 @@ def save(root: Path, step: int, model, optimizer, scheduler, state: dict, keep: 
     save_file(trainable_state(model), tmp / "trainable.safetensors")
     torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, tmp / "optim.pt")
     (tmp / "state.json").write_text(json.dumps({"step": step, **state}, default=str))
+    # Hashes of what was written: a checkpoint damaged later (a full disk, a bad copy) is detected
+    # at resume, and the one before it is used instead.
+    (tmp / "manifest.json").write_text(json.dumps({f.name: _sha256(f) for f in sorted(tmp.iterdir())}))
     for f in tmp.iterdir():
         _fsync_file(f)
     _fsync_dir(tmp)
@@ -60,6 +63,49 @@ def save(root: Path, step: int, model, optimizer, scheduler, state: dict, keep: 
     for old in sorted(root.glob("step-*"))[:-keep] if keep > 0 else []:
         shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify(path: Path) -> str | None:
+    """Why the checkpoint cannot be trusted, or None when every file matches its hash."""
+    try:
+        manifest = json.loads((path / "manifest.json").read_text())
+    except (OSError, ValueError) as exc:
+        return f"no readable manifest ({exc.__class__.__name__})"
+    for name, digest in manifest.items():
+        f = path / name
+        if not f.is_file():
+            return f"{name} is missing"
+        if _sha256(f) != digest:
+            return f"{name} does not match its hash"
+    return None
+
+
+def latest_valid(root: Path, say=print) -> Path | None:
+    """The newest checkpoint whose files are intact; each damaged one is named and skipped."""
+    if not root.is_dir():
+        return None
+    pointer = root / "latest"
+    named = root / pointer.read_text().strip() if pointer.exists() else None
+    candidates = sorted((p for p in root.glob("step-*") if p.is_dir()), reverse=True)
+    if named is not None and named in candidates:
+        candidates.remove(named)
+        candidates.insert(0, named)
+    for path in candidates:
+        problem = verify(path)
+        if problem is None:
+            return path
+        say(f"checkpoint {path.name} is damaged ({problem}); trying the one before it")
+    return None
 
 
 def latest(root: Path) -> Path | None:

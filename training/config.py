@@ -32,6 +32,16 @@ class StepError(RuntimeError):
     """A step cannot go on for a reason the user can fix (shown without a traceback)."""
 
 
+def run_path(path: str) -> Path:
+    """`cache:NAME` is $WINGMAN_HOME/runs/NAME: in-progress runs live in the cache folder, never in
+    the repository, so the next session on the same machine resumes them."""
+    if path.startswith("cache:"):
+        from model.paths import wingman_home
+
+        return wingman_home() / "runs" / path.removeprefix("cache:")
+    return Path(path).expanduser()
+
+
 def resolve_base_model(name: str) -> Path:
     """'default' (or 'base') is the base checkpoint `wingman model pull` writes — training starts
     from it, never from the shipped adapter; anything else is a directory."""
@@ -229,6 +239,10 @@ class TrainConfig:
         "<|wm_fim_prefix|>": " prefix", "<|wm_fim_suffix|>": " suffix",
         "<|wm_fim_middle|>": " middle", "<|wm_fim_pad|>": " pad"})
     token_lr_scale: float = 10.0  # the FIM rows' learning rate, as a multiple of lr
+    # A LoRA adapter to continue from ("shipped": the default model's, model/adapters/): a CPU run
+    # spread over sessions on a fresh machine warm-starts from it rather than from nothing.
+    init_adapter: str = ""
+    diverge_patience: int = 3  # stop when the validation loss rose at this many evaluations in a row (0: never)
 
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):

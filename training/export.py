@@ -14,7 +14,7 @@ import os
 import shutil
 from pathlib import Path
 
-from training.config import ExportConfig, resolve_base_model, to_dict
+from training.config import ExportConfig, resolve_base_model, run_path, to_dict
 from training.io import read_json, write_json
 
 WINGMAN_JSON = "wingman.json"
@@ -47,7 +47,7 @@ def run(cfg: ExportConfig) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    train_dir = Path(cfg.train)
+    train_dir = run_path(cfg.train)
     summary = read_json(train_dir / "train.json")
     final = train_dir / "final"
     if summary is None or not final.is_dir():

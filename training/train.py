@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from training import checkpoint
-from training.config import StepError, TrainConfig, resolve_base_model, to_dict
+from training.config import StepError, TrainConfig, resolve_base_model, run_path, to_dict
 from training.io import read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,16 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
         model.resize_token_embeddings(len(tok))
         init_fim_rows(model, tok, cfg.fim_token_init)
     model.config.use_cache = False
-    if cfg.mode == "lora":
+    if cfg.mode == "lora" and cfg.init_adapter:
+        from peft import PeftModel
+
+        start = warm_start_adapter(cfg.init_adapter)
+        print(f"warm start: the LoRA adapter {start} (not a fresh adapter)")
+        model = PeftModel.from_pretrained(model, str(start), is_trainable=True)
+        if model.peft_config["default"].r != cfg.lora_r:
+            raise StepError(f"init_adapter {start} has rank {model.peft_config['default'].r}, the config "
+                            f"asks for {cfg.lora_r}: set lora_r to match, or start without it")
+    elif cfg.mode == "lora":
         from peft import LoraConfig, get_peft_model
 
         # Only the FIM rows of the embedding train (and are saved): peft's trainable tokens.
@@ -93,6 +102,34 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
                           target_modules=cfg.lora_targets, trainable_token_indices=fim_ids, task_type="CAUSAL_LM")
         model = get_peft_model(model, lcfg)
     return model, base
+
+
+def warm_start_adapter(name: str) -> Path:
+    """"shipped": the adapter that serves by default (model/adapters/); else a directory."""
+    if name == "shipped":
+        from model.loading import shipped_adapter
+
+        found = shipped_adapter()
+        if found is None:
+            raise StepError("init_adapter: shipped, but no adapter ships in model/adapters/")
+        return found
+    path = Path(name).expanduser()
+    if not (path / "adapter_config.json").is_file():
+        raise StepError(f"init_adapter {path}: no adapter_config.json there")
+    return path
+
+
+def rising(rows: list[dict], patience: int) -> bool:
+    """The validation loss went up at each of the last `patience` evaluations."""
+    vals = [r["val_loss"] for r in rows if "val_loss" in r]
+    if patience <= 0 or len(vals) < patience + 1:
+        return False
+    tail = vals[-(patience + 1):]
+    return all(b > a for a, b in zip(tail, tail[1:]))
+
+
+def _val_tail(rows: list[dict], cfg: TrainConfig) -> str:
+    return " -> ".join(f"{r['val_loss']:.4f}" for r in [r for r in rows if "val_loss" in r][-(cfg.diverge_patience + 1):])
 
 
 def init_fim_rows(model, tok, words: dict[str, str]) -> None:
@@ -168,7 +205,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
 
     # Without a GPU, say so: under torchrun / `accelerate launch --multi_gpu` that selects MULTI_CPU (gloo).
     acc = Accelerator(cpu=cfg.cpu or not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision)
-    out = Path(cfg.output)
+    out = run_path(cfg.output)
     ckpt_dir = out / "checkpoints"
     data = Path(cfg.data)
     tok = AutoTokenizer.from_pretrained(data / "tokenizer")
@@ -188,7 +225,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
     if acc.is_main_process:
         checkpoint.clean_partial(ckpt_dir)
     if resume:
-        found = checkpoint.latest(ckpt_dir)
+        found = checkpoint.latest_valid(ckpt_dir, acc.print)
         if found is None:
             acc.print(f"--resume: no checkpoint in {ckpt_dir}; starting from step 0")
         else:
@@ -266,6 +303,11 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
         optimizer.zero_grad(set_to_none=True)
         loss = float(acc.reduce(torch.tensor(total, device=acc.device), "sum"))
         done = step + 1
+        if not math.isfinite(loss):
+            # Nothing of this step is saved: the last checkpoint is the last good state.
+            raise StepError(f"training diverged at step {done}: the loss is {loss}; the last checkpoint "
+                            f"({checkpoint.latest(ckpt_dir) or 'none'}) holds the last good weights. "
+                            "Lower the learning rate and resume.")
         row = {"step": done, "loss": loss, "lr": scheduler.get_last_lr()[0], "tokens": n_tokens,
                "elapsed_s": round(time.perf_counter() - t0, 3)}
         if grad_norm is not None:
@@ -274,6 +316,11 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             val = evaluate()
             if val is not None:
                 row["val_loss"] = val
+                if rising(rows_log + [row], cfg.diverge_patience):
+                    rows_log.append(row)
+                    raise StepError(f"training stopped at step {done}: the validation loss rose for "
+                                    f"{cfg.diverge_patience} evaluations in a row ({_val_tail(rows_log, cfg)}); "
+                                    "the checkpoints before the rise are kept")
         rows_log.append(row)
         if done % cfg.log_every == 0 or "val_loss" in row:
             acc.print(json.dumps(row))

@@ -141,3 +141,45 @@ def test_config_validation(tmp_path):
     cfg.write_text("lr: 1e-4\nmax_steps: 10\n")
     loaded = load_config(TrainConfig, str(cfg), ["max_steps=20"])
     assert loaded.lr == 1e-4 and loaded.max_steps == 20
+
+
+def test_a_damaged_checkpoint_is_detected_and_the_one_before_is_used(packed, tiny_model, tmp_path, capsys):
+    out = tmp_path / "damaged"
+    cfg = _config(packed, tiny_model, out, max_steps=4, keep_checkpoints=3)
+    train.run(load_config(TrainConfig, None, cfg))
+    ckpts = out / "checkpoints"
+    assert (ckpts / "latest").read_text() == "step-0000004"
+    blob = ckpts / "step-0000004" / "trainable.safetensors"
+    blob.write_bytes(blob.read_bytes()[:-64] + b"\0" * 64)  # a bad copy of the newest
+    train.run(load_config(TrainConfig, None, cfg), resume=True)
+    said = capsys.readouterr().out
+    assert "checkpoint step-0000004 is damaged (trainable.safetensors does not match its hash)" in said
+    assert f"resumed from {ckpts / 'step-0000002'} at step 2" in said
+
+
+def test_a_diverging_run_stops_and_says_so(packed, tiny_model, tmp_path):
+    from training.config import StepError
+
+    assert train.rising([{"val_loss": v} for v in (2.0, 1.5, 1.6, 1.7, 1.8)], 3)
+    assert not train.rising([{"val_loss": v} for v in (2.0, 1.5, 1.6, 1.55, 1.8)], 3)
+    cfg = _config(packed, tiny_model, tmp_path / "nan", lr=1e30, max_grad_norm=0, warmup_steps=0)
+    with pytest.raises(StepError, match="diverged|rose"):
+        train.run(load_config(TrainConfig, None, cfg))
+
+
+def test_a_run_can_warm_start_from_an_adapter_and_live_in_the_cache(packed, tiny_model, tmp_path, monkeypatch, capsys):
+    first = tmp_path / "first"
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, first, max_steps=2)))
+    monkeypatch.setenv("WINGMAN_HOME", str(tmp_path / "home"))
+    cfg = _config(packed, tiny_model, "cache:warm", max_steps=2, init_adapter=str(first / "final"))
+    train.run(load_config(TrainConfig, None, cfg))
+    assert f"warm start: the LoRA adapter {first / 'final'}" in capsys.readouterr().out
+    warm = tmp_path / "home" / "runs" / "warm"
+    assert (warm / "final" / "adapter_model.safetensors").is_file()
+    start = _final(first)
+    after = load_file(warm / "final" / "adapter_model.safetensors")
+    # It went on from the first run's weights. A fresh adapter with the same seed and data would
+    # have landed exactly where the first run did; this one went further the same way.
+    k = next(k for k in start if "lora_B" in k)
+    cos = torch.nn.functional.cosine_similarity(after[k].flatten(), start[k].flatten(), dim=0)
+    assert not torch.allclose(after[k], start[k]) and cos > 0.5 and after[k].norm() > start[k].norm()
