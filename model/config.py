@@ -24,6 +24,8 @@ class EngineConfig:
     dtype: str = option("auto", choices=DTYPES, help="compute precision")
     quantize: str = option("auto", choices=QUANTIZE, help="weight-only quantization of the decode path")
     fim_template: str = option("auto", help="the FIM template (model/fim.py); auto detects it from the vocabulary")
+    kernels: str = option("auto", help="the kernel plan (model/kernels.py): auto measures this machine; or "
+                                       "DECODE/PREFILL/ACTIVATIONS, e.g. int4/bf16/bfloat16")
     threads: int = option(0, lo=0, hi=1024, help="torch intra-op threads at most; 0 = all cores")
     adaptive_threads: bool = option(True, help="use fewer threads while other processes want the cores "
                                                 "(model/threads.py)")
@@ -39,5 +41,9 @@ class EngineConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
         if self.backend == "remote" and not self.remote_url:
             raise ValueError("backend 'remote' needs remote_url (e.g. http://127.0.0.1:8000/v1)")
+        if self.kernels != "auto":
+            from model.kernels import parse_plan
+
+            parse_plan(self.kernels)  # raises ValueError naming what is wrong
         if self.max_context < 256:
             raise ValueError("max_context must be at least 256")

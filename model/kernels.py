@@ -54,6 +54,18 @@ class KernelPlan:
         return f"decode {self.decode}{dense}, activations {self.act} ({self.source})"
 
 
+FORMS = ("int4", "int8", "bf16", "fp32")
+
+
+def parse_plan(text: str) -> KernelPlan:
+    """"int4/bf16/bfloat16": decode form / prefill form / activation dtype, fixed by hand."""
+    parts = text.split("/")
+    if len(parts) != 3 or parts[0] not in FORMS or parts[1] not in FORMS or parts[2] not in ("float32", "bfloat16"):
+        raise ValueError(f"kernels must be auto or DECODE/PREFILL/ACTIVATIONS with forms from {', '.join(FORMS)} "
+                         f"and activations float32 or bfloat16 (e.g. int4/bf16/bfloat16), not {text!r}")
+    return KernelPlan(act=parts[2], decode=parts[0], prefill=parts[1], source="fixed")
+
+
 def cpu_signature() -> str:
     """What makes kernels run differently: the CPU model and ISA flags, torch and its dispatch."""
     flags, model = "", platform.processor()

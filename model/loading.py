@@ -13,7 +13,7 @@ import torch
 
 from model.config import BASE_MODEL, DEFAULT_MODEL, EngineConfig
 from model.engine import EngineError, ModelNotFoundError
-from model.kernels import KernelPlan, choose
+from model.kernels import KernelPlan, choose, parse_plan
 from model.paths import models_dir
 
 SHIPPED_ADAPTER = Path(__file__).resolve().parent / "adapters" / "wingman-v1"  # training/MODEL_CARD.md
@@ -159,6 +159,8 @@ def fast_path_plan(config: EngineConfig, hf_config: dict) -> KernelPlan | None:
     heads = hf_config.get("num_attention_heads", 1)
     kv = hf_config.get("num_key_value_heads") or heads
     head_dim = hf_config.get("head_dim") or hidden // heads
+    if config.kernels != "auto":
+        return parse_plan(config.kernels)
     torch.manual_seed(0)
     sample = torch.randn(2 * inter, hidden) * 0.02  # the shape of a layer's fused gate/up matrix
     return choose(sample, config.quantize, config.dtype, heads, kv, head_dim)

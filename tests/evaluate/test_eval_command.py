@@ -68,3 +68,19 @@ def test_markdown_formats_missing_metrics():
                           {"name": "b", "model": "n", "tasks": {}}]}
     md = report.markdown(rep)
     assert "| HumanEval pass@1 | 12.0% | 25.0% | – |" in md
+
+
+def test_a_candidate_can_carry_its_own_engine_options():
+    args = parse(["--candidate", "today=default", "--candidate-option", "today:kernels=int4/bf16/bfloat16",
+                  "--candidate-option", "today:threads=1"])
+    cands = eval_command.candidates(args)
+    assert cands[1].engine == {"kernels": "int4/bf16/bfloat16", "threads": "1"}
+    with pytest.raises(SystemExit):
+        eval_command.candidates(parse(["--candidate-option", "nobody:kernels=auto"]))
+
+
+def test_a_bad_candidate_option_is_refused_by_name(tmp_path):
+    from training.evaluate.run import Candidate, EvalOptions, _load
+
+    with pytest.raises(ValueError, match="threads"):
+        _load(EvalOptions(candidates=[]), Candidate("x", "default", None, {"threads": "many"}))

@@ -21,6 +21,7 @@ class Candidate:
     name: str  # its column in the report
     model: str  # "base", "default", a checkpoint directory or a .gguf
     adapter: str | None = None  # a peft adapter merged into `model`
+    engine: dict = field(default_factory=dict)  # engine options of this candidate alone (e.g. kernels)
 
 
 @dataclass
@@ -42,8 +43,13 @@ class EvalOptions:
 def _load(options: EvalOptions, cand: Candidate):
     from model.factory import load_engine
 
+    from model.configs import structure
+
     config = replace(options.engine, model=cand.model, adapter=cand.adapter,
                      remote_model=options.engine.remote_model or cand.model)
+    config, problems = structure(EngineConfig, cand.engine, config)  # checked as every engine option is
+    if problems:
+        raise ValueError(f"candidate {cand.name}: " + "; ".join(f"{p.path}: expected {p.expected}" for p in problems))
     return load_engine(config)
 
 

@@ -26,6 +26,9 @@ def add(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument("--candidate", action="append", default=[], metavar="NAME=PATH",
                    help="a checkpoint directory, 'default' (the shipped model), or a peft adapter directory "
                    "(applied to --model); repeatable")
+    p.add_argument("--candidate-option", action="append", default=[], metavar="NAME:KEY=VALUE",
+                   help="an engine option for one candidate only, e.g. today:kernels=int4/bf16/bfloat16 "
+                   "(compare engines on the same samples in one run); repeatable")
     p.add_argument("--no-base", action="store_true", help="evaluate only the candidates")
     p.add_argument("--compare", action="append", default=[], metavar="REPORT.json",
                    help="add the candidates of an earlier report (flagged when their samples differ)")
@@ -59,6 +62,13 @@ def candidates(args: argparse.Namespace):
     names = [c.name for c in out]
     if len(set(names)) != len(names):
         raise SystemExit(f"candidate names must differ: {names}")
+    by_name = {c.name: c for c in out}
+    for spec in args.candidate_option:
+        name, _, kv = spec.partition(":")
+        key, eq, value = kv.partition("=")
+        if name not in by_name or not eq:
+            raise SystemExit(f"--candidate-option takes NAME:KEY=VALUE for a candidate of {names}, got {spec!r}")
+        by_name[name].engine[key.replace("-", "_")] = value
     return out
 
 
