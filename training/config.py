@@ -173,11 +173,16 @@ class AnnotateConfig:
     docstring_pairs: bool = True  # code-from-comment requests for documented functions
     test_pairs: bool = True
     max_function_chars: int = 4000
+    # Repository-level FIM (training/repo_fim.py): this share of files also gets one FIM sample with
+    # other files of its package (imported ones first) before it, within repo_context_tokens.
+    repo_fim_rate: float = 0.0
+    repo_context_tokens: int = 768
+    repo_context_files: int = 4
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     shard_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
-        for name in ("fim_spm_rate", "plain_rate"):
+        for name in ("fim_spm_rate", "plain_rate", "repo_fim_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in [0, 1]")
         if self.fim_loss not in ("all", "middle"):
@@ -194,6 +199,12 @@ class PackConfig:
     seq_len: int = 2048
     val_fraction: float = 0.05  # of repositories (never of files)
     val_repos: list[str] = field(default_factory=list)  # force these repositories into validation
+    # A third split of whole packages that training never reads (a corpus-level test set).
+    heldout_fraction: float = 0.0
+    heldout_repos: list[str] = field(default_factory=list)
+    # arrow: `datasets` on disk (train.py memory-maps it); compact: uint16 ids + a trained-bit mask,
+    # xz-compressed .npy (training/packed.py): tens of millions of tokens per 64 MiB transfer.
+    format: str = "arrow"
     seed: int = 0
     # Share of each sample kind kept (kind → probability, seeded; unnamed kinds keep all): one
     # annotation serves several mixes, e.g. the FIM rate of a sweep.
@@ -211,8 +222,10 @@ class PackConfig:
             raise ConfigError("open_sequences must be >= 1")
         if self.seq_len < 16:
             raise ConfigError("seq_len must be at least 16")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError("val_fraction must be in [0, 1)")
+        if not 0 <= self.val_fraction < 1 or not 0 <= self.heldout_fraction < 1:
+            raise ConfigError("val_fraction and heldout_fraction must be in [0, 1)")
+        if self.format not in ("arrow", "compact"):
+            raise ConfigError(f"format must be arrow or compact, not {self.format!r}")
 
 
 @dataclass
