@@ -25,7 +25,7 @@ from pathlib import Path
 from training import filters, licenses
 from training.collect import EXTENSIONS, _archive_members, canonical_name, heldout_names, language_of, read_manifest
 from training.config import CleanConfig, StepError, to_dict
-from training.decontam import NgramIndex, chunks, humaneval_items, humaneval_path
+from training.decontam import NgramIndex, chunks, humaneval_items, humaneval_path, ngram_hashes
 from training.diskindex import DiskIndex
 from training.fetch import pip_download
 from training.io import AppendShards, iter_records, peak_rss_mib, read_json, shards, text_hash, write_json
@@ -134,6 +134,14 @@ def run(cfg: CleanConfig, tokenizer=None) -> dict:
     t_index = time.monotonic() - t_start
     index = DiskIndex(out / "index.sqlite", cfg.near_dup_threshold, cfg.num_perm, cfg.shingle_size,
                       fresh=not cfg.resume)
+    try:
+        return _run(cfg, out, t_start, counts, heldout_pkgs, humaneval, heldout, t_index, index, tokenizer)
+    except BaseException:
+        index.abort()  # what a kill does: the unfinished package is not committed
+        raise
+
+
+def _run(cfg, out, t_start, counts, heldout_pkgs, humaneval, heldout, t_index, index, tokenizer) -> dict:
     fingerprint = _fingerprint(cfg)
     done = index.units()
     if done and index.get_meta("fingerprint") != fingerprint:
@@ -142,7 +150,7 @@ def run(cfg: CleanConfig, tokenizer=None) -> dict:
                         "(delete the output, or run without resume)")
     index.set_meta("fingerprint", fingerprint)
     for d in done:
-        counts.update(d["counts"])
+        counts.update({k: v for k, v in d["counts"].items() if k != "_languages"})
     count_tokens = None
     if cfg.count_tokens:
         count_tokens = (lambda texts: sum(len(x) for x in tokenizer(texts, add_special_tokens=False)["input_ids"])
@@ -230,11 +238,12 @@ def _clean_one(rec, cfg, counts, heldout_pkgs, index, humaneval, heldout, contam
         return drop("exact_duplicate")
     if cfg.near_dedupe and index.near_duplicate(f"{rec.get('repo')}/{path}", text):
         return drop("near_duplicate")
-    hit = humaneval.match(text)
+    grams = ngram_hashes(text, cfg.decontam_ngram)  # once, for both indexes
+    hit = humaneval.match(text, grams)
     if hit:
         contaminated.append({"repo": rec.get("repo"), "path": path, "matches": hit})
         return drop("humaneval")
-    hit = heldout.match(text)
+    hit = heldout.match(text, grams)
     if hit:
         contaminated.append({"repo": rec.get("repo"), "path": path, "matches": hit})
         return drop("heldout_overlap")

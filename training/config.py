@@ -20,7 +20,7 @@ HELDOUT_FILE = CORPUS_DIR / "heldout.txt"
 LANGUAGES = ("python", "javascript", "typescript", "java", "c", "cpp", "go", "rust")
 PERMISSIVE = [
     "MIT", "MIT-0", "BSD-2-Clause", "BSD-3-Clause", "BSD", "0BSD", "Apache-2.0", "ISC", "PSF-2.0", "Python-2.0",
-    "Unlicense", "CC0-1.0", "Zlib", "HPND", "BSL-1.0", "ZPL-2.1", "WTFPL", "UPL-1.0", "NCSA", "X11",
+    "Unlicense", "CC0-1.0", "Zlib", "HPND", "BSL-1.0", "ZPL-2.1", "WTFPL", "UPL-1.0", "NCSA", "X11", "BlueOak-1.0.0",
 ]
 
 

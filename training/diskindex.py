@@ -1,7 +1,7 @@
 """The clean step's state on disk (SQLite): exact-content hashes, a MinHash LSH index, and the
 progress of a resumable run, all in one database so that one commit moves them together.
 
-Near-duplicates: MinHash signatures (datasketch, `num_perm` permutations) over token
+Near-duplicates: MinHash signatures (`num_perm` bins of a one-permutation MinHash) over token
 `shingle`-grams; the LSH bands (b × r chosen by datasketch for `threshold`) propose candidates, and
 a candidate counts only when the signatures' estimated Jaccard similarity is at least `threshold`
 (v1's in-memory LSH took every candidate). The index holds hashes and signatures, never text, and
@@ -13,11 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from training.decontam import code_tokens
+
+_MAX_HASH = (1 << 32) - 1
+_EMPTY = np.uint64(1 << 32)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exact (hash BLOB PRIMARY KEY) WITHOUT ROWID;
@@ -32,7 +36,6 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT);
 class DiskIndex:
     def __init__(self, path: str | Path, threshold: float = 0.85, num_perm: int = 128, shingle: int = 5,
                  fresh: bool = True):
-        from datasketch import MinHash
         from datasketch.lsh import _optimal_param
 
         self.path = Path(path)
@@ -45,7 +48,6 @@ class DiskIndex:
         self.db.executescript(SCHEMA)
         self.threshold, self.num_perm, self.shingle = threshold, num_perm, shingle
         self.bands, self.rows = _optimal_param(threshold, num_perm, 0.5, 0.5)
-        self._MinHash = MinHash
         self.next_doc = (self.db.execute("SELECT MAX(doc) FROM signatures").fetchone()[0] or 0) + 1
 
     # ------------------------------------------------------------ exact
@@ -58,12 +60,43 @@ class DiskIndex:
     # ------------------------------------------------------------ near
 
     def signature(self, text: str) -> np.ndarray:
+        """A one-permutation MinHash (Li, Owen & Zhang 2012, with rotation densification) over token
+        shingles: each shingle is hashed once, its top bits pick one of `num_perm` bins and each bin
+        keeps its least value. Agreeing bins estimate the Jaccard similarity like a `num_perm`-hash
+        MinHash, at the cost of one hash per shingle instead of `num_perm`. Stable across processes
+        (CRC-32 per distinct token): signatures are stored and a resumed run compares against them."""
         toks = code_tokens(text)
-        k = self.shingle
-        grams = {" ".join(toks[i:i + k]).encode("utf-8", "surrogatepass") for i in range(max(1, len(toks) - k + 1))}
-        m = self._MinHash(num_perm=self.num_perm, seed=1)
-        m.update_batch(list(grams))
-        return m.hashvalues.astype(np.uint32)  # datasketch keeps them below 2**32
+        seen: dict[str, int] = {}
+        th = np.fromiter((seen.setdefault(t, zlib.crc32(t.encode("utf-8", "surrogatepass"))) for t in toks),
+                         dtype=np.uint64, count=len(toks))
+        k = min(self.shingle, max(1, len(th)))
+        n = max(1, len(th) - k + 1)
+        h = np.zeros(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            if len(th):
+                for j in range(k):
+                    h = h * np.uint64(0x100000001B3) + th[j:j + n]  # wraps mod 2**64, as intended
+            # splitmix64's finaliser: every input bit moves the top (bin) and bottom (value) bits
+            h ^= h >> np.uint64(30)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(27)
+            h *= np.uint64(0x94D049BB133111EB)
+            h ^= h >> np.uint64(31)
+        bins = (h % np.uint64(self.num_perm)).astype(np.intp)
+        values = (h >> np.uint64(32)).astype(np.uint64)
+        sig = np.full(self.num_perm, _EMPTY, dtype=np.uint64)
+        np.minimum.at(sig, bins, values)
+        empty = sig == _EMPTY
+        if empty.all():
+            return np.zeros(self.num_perm, dtype=np.uint32)
+        if empty.any():  # rotation: an empty bin takes the next filled bin's value, marked by its distance
+            filled = np.flatnonzero(~empty)
+            idx = np.arange(self.num_perm)
+            nxt = filled[np.searchsorted(filled, idx) % len(filled)]
+            dist = (nxt - idx) % self.num_perm
+            sig = np.where(empty, (sig[nxt] + dist.astype(np.uint64) * np.uint64(0x9E3779B1)) & np.uint64(_MAX_HASH),
+                           sig)
+        return sig.astype(np.uint32)
 
     def _buckets(self, sig: np.ndarray) -> list[int]:
         out = []
@@ -118,6 +151,13 @@ class DiskIndex:
     def size_mib(self) -> float:
         return round(sum(Path(str(self.path) + s).stat().st_size for s in ("", "-wal")
                          if Path(str(self.path) + s).exists()) / 2 ** 20, 1)
+
+    def abort(self) -> None:
+        try:
+            self.db.rollback()
+            self.db.close()
+        except sqlite3.ProgrammingError:  # already closed
+            pass
 
     def close(self) -> None:
         self.db.commit()

@@ -18,9 +18,11 @@ import subprocess
 import sys
 import tempfile
 import threading
+import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
+log = logging.getLogger(__name__)
 ARCHIVE_SUFFIX = re.compile(r"(\.tar\.gz|\.tar\.bz2|\.tar\.xz|\.tgz|\.zip|\.tar)$")
 
 
@@ -40,11 +42,71 @@ def _find_sdist(dest: Path, name: str, version: str) -> Path | None:
     return None
 
 
+_pip = threading.local()
+
+
+def _pip_finder():
+    """pip's own index finder and network session (pip.conf, extra indexes, certificates), one per
+    thread. `pip download` would also prepare each sdist's metadata, which runs its build backend:
+    seconds per package, minutes (a compile) for some; collect needs only the archive."""
+    if getattr(_pip, "finder", None) is None:
+        from pip._internal.commands import create_command
+
+        cmd = create_command("download")
+        options, _ = cmd.parse_args(["--no-binary", ":all:", "--no-deps", "-d", ".", "pip"])
+        _pip.context = cmd.main_context()
+        _pip.context.__enter__()  # held for the thread's life: the session lives in it
+        _pip.session = cmd.get_default_session(options)
+        _pip.finder = cmd._build_package_finder(options=options, session=_pip.session, target_python=None,
+                                                ignore_requires_python=True)
+    return _pip.finder, _pip.session
+
+
+def pip_fetch_sdist(name: str, version: str, dest: Path, timeout: int) -> Path:
+    """The sdist found by pip's finder, downloaded with pip's session and checked against the
+    index's hash, without preparing its metadata."""
+    import hashlib
+
+    from pip._vendor.packaging.specifiers import SpecifierSet
+
+    finder, session = _pip_finder()
+    best = finder.find_best_candidate(name, SpecifierSet(f"=={version}")).best_candidate
+    if best is None:
+        raise FetchError(f"no sdist for {name}=={version} on the index")
+    link = best.link
+    if not link.filename.endswith((".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar", ".tar.xz")):
+        raise FetchError(f"no sdist for {name}=={version} (best file: {link.filename})")
+    with tempfile.TemporaryDirectory(dir=dest, prefix=".part-") as tmp:
+        part = Path(tmp) / link.filename
+        digest = hashlib.new(link.hash_name) if link.hash_name else None
+        with session.get(link.url.split("#")[0], stream=True, timeout=timeout) as resp:
+            resp.raise_for_status()
+            with open(part, "wb") as f:
+                for chunk in resp.iter_content(1 << 20):
+                    f.write(chunk)
+                    if digest:
+                        digest.update(chunk)
+        if digest and digest.hexdigest() != link.hash:
+            raise FetchError(f"{link.filename}: {link.hash_name} does not match the index")
+        target = dest / link.filename
+        part.replace(target)
+    return target
+
+
 def pip_download(name: str, version: str, dest: Path, timeout: int) -> Path:
-    """The sdist of name==version in `dest`, downloaded once."""
+    """The sdist of name==version in `dest`, downloaded once: through pip's finder and session,
+    else (pip's internals moved) `pip download`."""
     dest.mkdir(parents=True, exist_ok=True)
     if (hit := _find_sdist(dest, name, version)) is not None:
         return hit
+    try:
+        return pip_fetch_sdist(name, version, dest, timeout)
+    except FetchError:
+        raise
+    except (ImportError, AttributeError, TypeError) as exc:
+        log.info("pip's finder is not usable (%r); running pip download", exc)
+    except Exception as exc:  # network errors of pip's vendored requests
+        raise FetchError(f"{name}=={version}: {exc!r}"[:300]) from exc
     base = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
             "--disable-pip-version-check", "--quiet"]
     last = ""
