@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections import Counter
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from model.fim import WINGMAN
 from model.tasks import prompts
 from model.tasks.window import FimPromptBuilder, TokenizerEncoder
 from training import mining, repo_fim, translate
 from training.config import AnnotateConfig, resolve_base_model, to_dict
-import time
-
 from training.io import ShardWriter, iter_records, peak_rss_mib, read_json, write_json
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ import logging
 import os
 import re
 import subprocess
-import sys
 import sysconfig
 import tarfile
 import tempfile

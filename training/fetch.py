@@ -12,13 +12,13 @@ step reads packages in manifest order.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 

@@ -160,7 +160,6 @@ def _trained_tokens(ds, rows: list[int]) -> int:
 
 
 def run(cfg: TrainConfig, resume: bool = False) -> dict:
-    import datasets
     from accelerate import Accelerator
     from transformers import AutoTokenizer
 

@@ -119,7 +119,7 @@ def test_interrupted_collect_resumes_without_redoing_finished_packages(tmp_path,
     report = collect.run(_collect_cfg(tmp_path, *cache, resume=True))
     assert "good0" not in opened and "good1" not in opened and "good2" in opened  # finished ones skipped
     assert report["timing"]["units_resumed"] > 0
-    strip = lambda rs: [(r["repo"], r["path"], r["text"]) for r in rs]  # noqa: E731
+    strip = lambda rs: [(r["repo"], r["path"], r["text"]) for r in rs]
     assert strip(iter_records(tmp_path / "collect")) == strip(iter_records(tmp_path / "whole"))
     assert {k: v for k, v in report["counts"].items()} == whole["counts"]
 
@@ -158,7 +158,7 @@ def test_interrupted_clean_resumes_from_the_last_finished_package(tmp_path, monk
     monkeypatch.setattr(clean, "_clean_one", real)
     report = clean.run(_clean_cfg(tmp_path, src, resume=True))
     assert report["timing"]["units_resumed"] == 3 and report["timing"]["files_this_run"] == 7
-    strip = lambda rs: [(r["repo"], r["path"], r["text"]) for r in rs]  # noqa: E731
+    strip = lambda rs: [(r["repo"], r["path"], r["text"]) for r in rs]
     assert strip(iter_records(tmp_path / "clean")) == strip(iter_records(tmp_path / "whole"))
     assert report["counts"] == whole["counts"] and report["counts"]["dropped_exact_duplicate"] == 1
     # A different config is refused instead of mixing two runs.
