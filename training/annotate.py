@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections import Counter
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from model.fim import WINGMAN
 from model.tasks import prompts
 from model.tasks.window import FimPromptBuilder, TokenizerEncoder
-from training import mining, translate
+from training import mining, repo_fim, translate
 from training.config import AnnotateConfig, resolve_base_model, to_dict
-from training.io import ShardWriter, iter_records, read_json, write_json
+from training.io import ShardWriter, iter_records, peak_rss_mib, read_json, write_json
 
 log = logging.getLogger(__name__)
 EOT = "<|endoftext|>"
@@ -178,10 +178,44 @@ class Annotator:
 
     def repo(self, recs: list[dict]) -> None:
         try:
-            self._repo(recs)
+            self._repo([r for r in recs if r.get("language") == "python"])
         except Exception as exc:
             self.counts["failed_repo"] += 1
             log.warning("skipping the pairs of %s: %r", recs[0]["repo"] if recs else "?", exc)
+        if self.cfg.repo_fim_rate > 0 and len(recs) > 1:
+            try:
+                self._repo_fim(recs)
+            except Exception as exc:
+                self.counts["failed_repo_fim"] += 1
+                log.warning("skipping the repository FIM of %s: %r", recs[0]["repo"], exc)
+
+    def _repo_fim(self, recs: list[dict]) -> None:
+        """Repository-level FIM (training/repo_fim.py): other files of the package as context, in
+        `<repo_name>`/`<file_sep>`/`<filename>` form, then the FIM prompt of a window of this file."""
+        cfg = self.cfg
+        files = {r["path"]: r["text"] for r in recs}
+        enc = self.fim["spm"].enc
+
+        def count(text: str) -> int:
+            return len(enc.encode(text))
+
+        for rec in recs:
+            if self.rng.random() >= cfg.repo_fim_rate:
+                continue
+            context, used = repo_fim.repo_context(rec.get("package") or rec["repo"].split("==")[0], rec["path"],
+                                                  rec["text"], files, cfg.repo_context_tokens, cfg.repo_context_files,
+                                                  count)
+            if not used:
+                self.counts["repo_fim_no_context"] += 1
+                continue
+            wins = [w for w in windows(rec["text"], cfg.fim_window_chars) if w.strip()]
+            if not wins:
+                continue
+            prefix, middle, suffix = fim_split(self.rng.choice(wins), self.rng, cfg.fim_max_middle_lines)
+            order = "spm" if self.rng.random() < cfg.fim_spm_rate else "psm"
+            self.emit("repo_fim", rec, [[context, cfg.fim_loss == "all"]] + fim_sample(
+                self.fim[order], prefix, middle, suffix, cfg.fim_budget, cfg.fim_loss))
+            self.counts["repo_fim_context_files"] += used
 
     def _repo(self, recs: list[dict]) -> None:
         """Python pairs for one repository: docstring/signature pairs, then function→tests."""
@@ -251,6 +285,7 @@ def run(cfg: AnnotateConfig, translator: translate.Translator | None = None, tok
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     counts: Counter = Counter()
+    t0 = time.monotonic()
     chat = ChatRenderer(tokenizer or load_tokenizer(cfg.tokenizer))
     with ShardWriter(out, "data", cfg.shard_bytes) as writer:
         ann = Annotator(cfg, writer, chat, counts)
@@ -269,8 +304,7 @@ def run(cfg: AnnotateConfig, translator: translate.Translator | None = None, tok
                 counts["failed_file"] += 1
                 log.warning("skipping %s/%s: %r", rec.get("repo"), rec.get("path"), exc)
                 continue
-            if rec.get("language") == "python":
-                buffered.append(rec)
+            buffered.append(rec)
         ann.repo(buffered)
         results = []
         if cfg.translate.enabled and ann.candidates:
@@ -279,7 +313,10 @@ def run(cfg: AnnotateConfig, translator: translate.Translator | None = None, tok
                                                         cfg.translate.max_new_tokens, cfg.translate.attempts)
             results = ann.translations(translator)
     upstream = read_json(Path(cfg.input) / "report.json", {})
+    wall = time.monotonic() - t0
     report = {"step": "annotate", "counts": dict(counts), "translations": results[:1000],
+              "timing": {"wall_s": round(wall, 1), "files_per_s": round(counts["files"] / wall, 1) if wall else None,
+                         "peak_rss_mib": peak_rss_mib()},
               "packages": upstream.get("packages", []), "languages": upstream.get("languages", {}),
               "upstream": {**upstream.get("upstream", {}), "clean": upstream.get("counts", {})},
               "config": to_dict(cfg)}

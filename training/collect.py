@@ -1,32 +1,39 @@
 """`wingman collect`: source files with provenance (package, version, licence, path) → JSONL shards.
 
 Sources: a directory, a git repository (URL or local), the site-packages of an environment, and
-source distributions fetched by name with `pip download --no-binary :all: --no-deps` from a
-manifest of `name==version` lines. Files are read one at a time; a file that cannot be read is
-counted and skipped.
+packages fetched by name from a manifest of `name==version` lines: PyPI sdists
+(`pip download --no-binary :all: --no-deps`) and npm registry tarballs (`npm pack`), a few
+downloading ahead in threads (training/fetch.py). Files are read one at a time; a file that cannot
+be read is counted and skipped. A package that does not download, does not open or is not
+permissive (its own metadata against `licenses`) is skipped whole and counted, never fatal.
+
+Each source package is a unit: its files are written, then a line in `progress.jsonl` records it
+with its counts and the shards' position. `resume: true` skips the finished units and cuts the
+shards back to the last one, so a killed run continues without redoing finished packages.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import json
 import logging
 import os
 import re
 import subprocess
-import sys
 import sysconfig
 import tarfile
 import tempfile
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from training import licenses
+from training import fetch, licenses
 from training.config import CollectConfig, SourceConfig, to_dict
-from training.io import ShardWriter, write_json
+from training.io import AppendShards, Ledger, peak_rss_mib, write_json
 
 log = logging.getLogger(__name__)
 
@@ -153,32 +160,6 @@ def iter_site_packages(src: SourceConfig, cfg: CollectConfig) -> Iterator[Item]:
             yield Item(name, dist.version, lic, rel, _read(Path(dist.locate_file(f)), cfg.max_file_bytes), src.kind)
 
 
-def pip_download(name: str, version: str, dest: Path, timeout: int) -> Path:
-    """The sdist of name==version in `dest`, downloaded once."""
-    dest.mkdir(parents=True, exist_ok=True)
-    stem = f"{canonical_name(name)}-{version}"
-
-    def find() -> Path | None:
-        for p in sorted(dest.iterdir()):
-            base = re.sub(r"(\.tar\.gz|\.tar\.bz2|\.tgz|\.zip|\.tar)$", "", p.name)
-            if canonical_name(base) == canonical_name(stem) and p.is_file():
-                return p
-        return None
-
-    if (hit := find()) is None:
-        # pip prepares the sdist's metadata: first with this environment's build tools (fast, no
-        # downloads), then in an isolated build environment (fetches the build backend).
-        base = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
-                "--disable-pip-version-check", "--quiet", "-d", str(dest), f"{name}=={version}"]
-        for extra in (["--no-build-isolation"], []):
-            subprocess.run(base + extra, timeout=timeout, capture_output=True)
-            if (hit := find()) is not None:
-                break
-    if hit is None:
-        raise FileNotFoundError(f"pip download found no sdist for {name}=={version}")
-    return hit
-
-
 def _archive_members(archive: Path) -> Iterator[tuple[str, int, Callable[[], bytes]]]:
     """(path, size, read) for each regular file, streaming."""
     if archive.suffix == ".zip":
@@ -193,18 +174,59 @@ def _archive_members(archive: Path) -> Iterator[tuple[str, int, Callable[[], byt
                 yield m.name, m.size, (lambda m=m: t.extractfile(m).read())
 
 
-def iter_sdist_archive(archive: Path, name: str, version: str, src: SourceConfig, cfg: CollectConfig) -> Iterator[Item]:
-    # First pass: the licence (PKG-INFO, then LICENSE files at the top level). Small files only.
-    lic = licenses.normalize(src.license) if src.license else "unknown"
-    if not src.license:
-        text_lic = "unknown"
-        for path, size, read in _archive_members(archive):
-            parts = path.split("/")
-            if len(parts) == 2 and parts[1] == "PKG-INFO" and lic == "unknown":
-                lic = licenses.from_metadata(read().decode("utf-8", "replace"))
-            elif len(parts) == 2 and LICENSE_NAMES.match(parts[1]) and size < 200_000 and text_lic == "unknown":
-                text_lic = licenses.normalize(read().decode("utf-8", "replace"))
-        lic = lic if lic != "unknown" else text_lic
+class NotPermissive(Exception):
+    """A package whose licence the allow-list refuses (skipped whole, counted)."""
+
+
+def _gate(lic: str, cfg: CollectConfig) -> None:
+    if cfg.licenses and not licenses.allowed(lic, cfg.licenses, cfg.allow_unknown_license):
+        raise NotPermissive(lic)
+
+
+def sdist_license(archive: Path) -> str:
+    """PKG-INFO at the top level, else a LICENSE/COPYING file there. Small files only."""
+    lic, text_lic = "unknown", "unknown"
+    for path, size, read in _archive_members(archive):
+        parts = path.split("/")
+        if len(parts) == 2 and parts[1] == "PKG-INFO" and lic == "unknown":
+            lic = licenses.from_metadata(read().decode("utf-8", "replace"))
+        elif len(parts) == 2 and LICENSE_NAMES.match(parts[1]) and size < 200_000 and text_lic == "unknown":
+            text_lic = licenses.normalize(read().decode("utf-8", "replace"))
+    return lic if lic != "unknown" else text_lic
+
+
+def npm_license(archive: Path) -> str:
+    """package.json's `license` (or the old `licenses` list), else a LICENSE file at the root."""
+    lic, text_lic = "unknown", "unknown"
+    for path, size, read in _archive_members(archive):
+        parts = path.split("/")
+        if len(parts) == 2 and parts[1] == "package.json" and size < 2_000_000:
+            try:
+                meta = json.loads(read().decode("utf-8", "replace"))
+            except ValueError:
+                continue
+            found = meta.get("license") if isinstance(meta, dict) else None
+            if isinstance(found, dict):
+                found = found.get("type")
+            if not found and isinstance(meta, dict) and isinstance(meta.get("licenses"), list):
+                types = [x.get("type") if isinstance(x, dict) else x for x in meta["licenses"]]
+                found = " OR ".join(str(t) for t in types if t)
+            if isinstance(found, str) and not found.upper().startswith("SEE LICEN"):
+                lic = licenses.normalize(found)
+        elif len(parts) == 2 and LICENSE_NAMES.match(parts[1]) and size < 200_000 and text_lic == "unknown":
+            text_lic = licenses.normalize(read().decode("utf-8", "replace"))
+    return lic if lic != "unknown" else text_lic
+
+
+def iter_archive(archive: Path, name: str, version: str, src: SourceConfig, cfg: CollectConfig,
+                 kind: str = "sdist") -> Iterator[Item]:
+    """The archive's source files (paths without the top directory), streaming, after a first pass
+    for the licence; raises NotPermissive before reading a file when the allow-list refuses it."""
+    if src.license:
+        lic = licenses.normalize(src.license)
+    else:
+        lic = npm_license(archive) if kind == "npm" else sdist_license(archive)
+    _gate(lic, cfg)
     for path, size, read in _archive_members(archive):
         rel = path.split("/", 1)[1] if "/" in path else path
         if language_of(rel) not in cfg.languages:
@@ -216,19 +238,60 @@ def iter_sdist_archive(archive: Path, name: str, version: str, src: SourceConfig
                 data = read()
             except (OSError, tarfile.TarError, zipfile.BadZipFile):
                 data = None
-        yield Item(name, version, lic, rel, data, "sdist")
+        yield Item(name, version, lic, rel, data, kind)
+
+
+def iter_sdist_archive(archive: Path, name: str, version: str, src: SourceConfig, cfg: CollectConfig) -> Iterator[Item]:
+    return iter_archive(archive, name, version, src, cfg, "sdist")
+
+
+@dataclass
+class Unit:
+    """What a resumed collect skips or redoes whole: one package of a manifest, or one other source."""
+    key: str
+    package: str
+    items: Callable[[], Iterator[Item]]
+
+
+PACKAGE_ERRORS = (OSError, subprocess.SubprocessError, tarfile.TarError, zipfile.BadZipFile, EOFError, ValueError,
+                  UnicodeError, NotPermissive)
+
+
+def download_dir(cfg: CollectConfig, kind: str) -> Path:
+    from model.paths import downloads_dir
+
+    if cfg.download_dir:
+        root = Path(cfg.download_dir).expanduser()
+        return root / "npm" if kind == "npm" else root
+    return downloads_dir() / ("npm" if kind == "npm" else "sdists")
+
+
+def iter_units(src: SourceConfig, cfg: CollectConfig, skip: set[str] = frozenset(),
+               done: set[str] = frozenset()) -> Iterator[Unit]:
+    """The source's units in order. Packages in `done` or `skip` (held out) are never fetched; the
+    others are downloaded ahead of the reader by a few threads."""
+    if src.kind not in ("sdist", "npm"):
+        yield Unit(f"{src.kind}:{src.path}", src.package, lambda: iter_source(src, cfg, Counter()))
+        return
+    items = read_manifest(src.manifest)
+    dest = download_dir(cfg, src.kind)
+    fetch.remove_partials(dest)
+    todo = [(n, v) for n, v in items if f"{src.kind}:{n}=={v}" not in done and canonical_name(n) not in skip]
+    position = {item: i for i, item in enumerate(todo)}
+    with fetch.Prefetcher(src.kind, todo, dest, cfg.pip_timeout_s, cfg.download_workers,
+                          retry_failed=cfg.retry_failed) as pre:
+        for name, version in items:
+            i = position.get((name, version))
+            yield Unit(f"{src.kind}:{name}=={version}", name, (lambda: iter(())) if i is None else (
+                lambda i=i, name=name, version=version: iter_archive(pre.get(i), name, version, src, cfg, src.kind)))
 
 
 def iter_sdists(src: SourceConfig, cfg: CollectConfig, counts: Counter) -> Iterator[Item]:
-    from model.paths import downloads_dir
-
-    dest = Path(cfg.download_dir).expanduser() if cfg.download_dir else downloads_dir() / "sdists"
-    for name, version in read_manifest(src.manifest):
+    for unit in iter_units(src, cfg):
         try:
-            archive = pip_download(name, version, dest, cfg.pip_timeout_s)
-            yield from iter_sdist_archive(archive, name, version, src, cfg)
-        except (OSError, subprocess.SubprocessError, tarfile.TarError, zipfile.BadZipFile, EOFError) as exc:
-            log.warning("skipping %s==%s: %s", name, version, exc)
+            yield from unit.items()
+        except PACKAGE_ERRORS as exc:
+            log.warning("skipping %s: %s", unit.key, exc)
             counts["package_failed"] += 1
 
 
@@ -259,44 +322,106 @@ def decode(data: bytes) -> str | None:
         return None
 
 
+def _collect_unit(unit: Unit, cfg: CollectConfig, writer: AppendShards, counts: Counter, by_language: Counter,
+                  packages: dict, skip: set[str]) -> None:
+    """One unit's files into the shards; a package that fails half-way is rewound and counted."""
+    start = writer.position()
+    written_bytes: dict[tuple, int] = {}
+    local: Counter = Counter()
+    try:
+        for item in unit.items():
+            local["seen"] += 1
+            if canonical_name(item.package) in skip:  # a held-out distribution inside a site-packages source
+                local["heldout_excluded"] += 1
+                continue
+            if item.data is None:
+                local["unreadable"] += 1
+                continue
+            if item.data == b"":
+                local["too_large_or_empty"] += 1
+                continue
+            text = decode(item.data)
+            if text is None:
+                local["binary"] += 1
+                continue
+            key = (item.package, item.version)
+            if cfg.max_package_bytes and written_bytes.get(key, 0) + len(item.data) > cfg.max_package_bytes:
+                local["over_package_cap"] += 1  # one huge package must not outweigh hundreds of others
+                continue
+            written_bytes[key] = written_bytes.get(key, 0) + len(item.data)
+            language = language_of(item.path)
+            repo = f"{item.package}=={item.version}"
+            writer.write({
+                "id": hashlib.sha256(f"{repo}/{item.path}".encode()).hexdigest()[:16],
+                "repo": repo, "package": item.package, "version": item.version, "license": item.license,
+                "path": item.path, "language": language, "source": item.source, "text": text,
+            })
+            local["written"] += 1
+            local["written_bytes"] += len(item.data)
+            by_language[language] += 1
+            p = packages.setdefault(key, {"package": item.package, "version": item.version,
+                                          "license": item.license, "source": item.source, "files": 0, "bytes": 0})
+            p["files"] += 1
+            p["bytes"] += len(item.data)
+    except NotPermissive as exc:
+        writer.rewind(start)
+        counts["package_not_permissive"] += 1
+        counts[f"package_license:{exc}"] += 1
+        log.info("skipping %s: licence %s is not in the allow-list", unit.key, exc)
+        return
+    except (fetch.FetchError, *PACKAGE_ERRORS) as exc:
+        writer.rewind(start)
+        counts["package_failed"] += 1
+        counts["package_fetch_failed" if isinstance(exc, fetch.FetchError) else "package_unreadable"] += 1
+        log.warning("skipping %s: %s", unit.key, exc)
+        return
+    counts.update(local)
+    counts["package_ok"] += 1
+    if not local["written"]:
+        counts["package_no_source_files"] += 1
+
+
 def run(cfg: CollectConfig) -> dict:
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)
     skip = heldout_names(cfg.heldout)
+    ledger = Ledger(out / "progress.jsonl", cfg.resume)
     counts: Counter = Counter()
     by_language: Counter = Counter()
     packages: dict[tuple, dict] = {}
-    with ShardWriter(out, "data", cfg.shard_bytes) as writer:
+    for e in ledger.entries:  # a resumed run starts from what the finished units counted
+        counts.update(e["counts"])
+        by_language.update(e["languages"])
+        for p in e["packages"]:
+            packages[(p["package"], p["version"])] = p
+    resumed = len(ledger.entries)
+    t0 = time.monotonic()
+    with AppendShards(out, "data", cfg.shard_bytes, ledger.last_position()) as writer:
         for src in cfg.sources:
-            for item in iter_source(src, cfg, counts):
-                counts["seen"] += 1
-                if canonical_name(item.package) in skip:
-                    counts["heldout_excluded"] += 1
+            for unit in iter_units(src, cfg, skip, set(ledger.done)):
+                if unit.key in ledger.done:
                     continue
-                if item.data is None:
-                    counts["unreadable"] += 1
-                    continue
-                if item.data == b"":
-                    counts["too_large_or_empty"] += 1
-                    continue
-                text = decode(item.data)
-                if text is None:
-                    counts["binary"] += 1
-                    continue
-                language = language_of(item.path)
-                repo = f"{item.package}=={item.version}"
-                writer.write({
-                    "id": hashlib.sha256(f"{repo}/{item.path}".encode()).hexdigest()[:16],
-                    "repo": repo, "package": item.package, "version": item.version, "license": item.license,
-                    "path": item.path, "language": language, "source": item.source, "text": text,
-                })
-                counts["written"] += 1
-                by_language[language] += 1
-                p = packages.setdefault((item.package, item.version), {
-                    "package": item.package, "version": item.version, "license": item.license,
-                    "source": item.source, "files": 0})
-                p["files"] += 1
+                t = time.monotonic()
+                u_counts, u_langs, u_pkgs = Counter(), Counter(), {}
+                if canonical_name(unit.package) in skip:
+                    u_counts["heldout_excluded_packages"] += 1
+                else:
+                    _collect_unit(unit, cfg, writer, u_counts, u_langs, u_pkgs, skip)
+                counts.update(u_counts)
+                by_language.update(u_langs)
+                packages.update(u_pkgs)
+                ledger.append({"unit": unit.key, "position": writer.position(), "counts": dict(u_counts),
+                               "languages": dict(u_langs), "packages": list(u_pkgs.values()),
+                               "seconds": round(time.monotonic() - t, 3)})
+    wall = time.monotonic() - t0
     report = {"step": "collect", "counts": dict(counts), "languages": dict(by_language),
-              "packages": list(packages.values()), "config": to_dict(cfg)}
+              "packages": list(packages.values()),
+              "timing": {"wall_s": round(wall, 1), "units_resumed": resumed,
+                         "units_this_run": len(ledger.entries) - resumed,
+                         "files_per_s": round((counts["seen"] - sum(e["counts"].get("seen", 0)
+                                                                    for e in ledger.entries[:resumed])) / wall, 1)
+                         if wall > 0 else None,
+                         "peak_rss_mib": peak_rss_mib()},
+              "config": to_dict(cfg)}
     write_json(out / "report.json", report)
     return report

@@ -20,7 +20,7 @@ HELDOUT_FILE = CORPUS_DIR / "heldout.txt"
 LANGUAGES = ("python", "javascript", "typescript", "java", "c", "cpp", "go", "rust")
 PERMISSIVE = [
     "MIT", "MIT-0", "BSD-2-Clause", "BSD-3-Clause", "BSD", "0BSD", "Apache-2.0", "ISC", "PSF-2.0", "Python-2.0",
-    "Unlicense", "CC0-1.0", "Zlib", "HPND", "BSL-1.0", "ZPL-2.1", "WTFPL", "UPL-1.0", "NCSA", "X11",
+    "Unlicense", "CC0-1.0", "Zlib", "HPND", "BSL-1.0", "ZPL-2.1", "WTFPL", "UPL-1.0", "NCSA", "X11", "BlueOak-1.0.0",
 ]
 
 
@@ -58,21 +58,21 @@ def resolve_base_model(name: str) -> Path:
 
 @dataclass
 class SourceConfig:
-    kind: str  # dir | git | site-packages | sdist
+    kind: str  # dir | git | site-packages | sdist | npm
     path: str = ""  # dir: a directory; git: a URL or local repository; site-packages: the directory ("" = this env)
-    manifest: str = ""  # sdist: a file of `name==version` lines
+    manifest: str = ""  # sdist / npm: a file of `name==version` lines
     package: str = ""  # dir/git: the package name recorded for its files (default: the directory name)
     version: str = ""  # dir/git: recorded version (git: default the commit)
     license: str = ""  # override the detected licence (SPDX id)
     ref: str = ""  # git: branch or tag to clone
 
     def __post_init__(self) -> None:
-        if self.kind not in ("dir", "git", "site-packages", "sdist"):
-            raise ConfigError(f"source kind must be dir, git, site-packages or sdist, not {self.kind!r}")
+        if self.kind not in ("dir", "git", "site-packages", "sdist", "npm"):
+            raise ConfigError(f"source kind must be dir, git, site-packages, sdist or npm, not {self.kind!r}")
         if self.kind in ("dir", "git") and not self.path:
             raise ConfigError(f"a {self.kind} source needs `path`")
-        if self.kind == "sdist" and not self.manifest:
-            raise ConfigError("an sdist source needs `manifest` (a file of name==version lines)")
+        if self.kind in ("sdist", "npm") and not self.manifest:
+            raise ConfigError(f"an {self.kind} source needs `manifest` (a file of name==version lines)")
 
 
 @dataclass
@@ -83,8 +83,16 @@ class CollectConfig:
     max_file_bytes: int = 1_000_000  # larger files are skipped (counted)
     shard_bytes: int = 64 << 20  # JSONL shard size
     heldout: str = str(HELDOUT_FILE)  # packages never collected (evaluation repositories)
-    download_dir: str = ""  # sdist cache; default $WINGMAN_HOME/downloads/sdists
-    pip_timeout_s: int = 300
+    download_dir: str = ""  # sdist cache (npm tarballs in its npm/); default $WINGMAN_HOME/downloads/{sdists,npm}
+    pip_timeout_s: int = 300  # per download (pip or npm)
+    download_workers: int = 4  # packages downloaded ahead of the reader, in parallel
+    retry_failed: bool = False  # try again packages whose download failed in an earlier run
+    # A package whose own licence (PKG-INFO / package.json, else its LICENSE file) is refused is
+    # skipped whole and counted; [] checks nothing here (clean checks every file's licence anyway).
+    licenses: list[str] = field(default_factory=list)
+    allow_unknown_license: bool = False
+    max_package_bytes: int = 0  # stop taking a package's files past this many bytes (0: no cap)
+    resume: bool = False  # skip the units (packages) a killed run finished; see progress.jsonl
 
     def __post_init__(self) -> None:
         bad = [x for x in self.languages if x not in LANGUAGES]
@@ -94,6 +102,8 @@ class CollectConfig:
             raise ConfigError("collect needs at least one source")
         if self.max_file_bytes <= 0 or self.shard_bytes <= 0:
             raise ConfigError("max_file_bytes and shard_bytes must be positive")
+        if self.download_workers < 1 or self.max_package_bytes < 0:
+            raise ConfigError("download_workers must be >= 1 and max_package_bytes >= 0")
 
 
 @dataclass
@@ -117,10 +127,23 @@ class CleanConfig:
     heldout: str = str(HELDOUT_FILE)
     heldout_sources: list[str] = field(default_factory=list)  # directories (or collect outputs) of held-out code
     heldout_fetch: bool = True  # pip-download the held-out sdists listed in `heldout` to decontaminate against
+    # A file holding at least this share of a held-out item's n-grams is a copy (items: each held-out
+    # file, and each of its top-level definitions or 40-line blocks with enough n-grams).
+    heldout_threshold: float = 0.5
+    heldout_chunk_min_grams: int = 40  # shorter definitions are too common to tell a copy by
+    heldout_sample: int = 2  # keep 1 in N n-gram hashes of held-out code (the same ones on both sides)
+    drop_compiled: bool = True  # JS/TS build output (source maps, tsc/babel/webpack boilerplate)
+    parse_python: bool = True  # drop Python files that do not parse (Python 2, templates)
+    count_tokens: str = ""  # a tokenizer ('default') to count the kept files' tokens; '' counts none
+    resume: bool = False  # continue a killed run from its last finished package (index.sqlite)
     download_dir: str = ""
     shard_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
+        if not 0 < self.heldout_threshold <= 1:
+            raise ConfigError("heldout_threshold must be in (0, 1]")
+        if self.heldout_sample < 1 or self.heldout_chunk_min_grams < 3:
+            raise ConfigError("heldout_sample must be >= 1 and heldout_chunk_min_grams >= 3")
         if not 0 < self.near_dup_threshold <= 1:
             raise ConfigError("near_dup_threshold must be in (0, 1]")
         if self.decontam_ngram < 3:
@@ -160,11 +183,16 @@ class AnnotateConfig:
     docstring_pairs: bool = True  # code-from-comment requests for documented functions
     test_pairs: bool = True
     max_function_chars: int = 4000
+    # Repository-level FIM (training/repo_fim.py): this share of files also gets one FIM sample with
+    # other files of its package (imported ones first) before it, within repo_context_tokens.
+    repo_fim_rate: float = 0.0
+    repo_context_tokens: int = 768
+    repo_context_files: int = 4
     translate: TranslateConfig = field(default_factory=TranslateConfig)
     shard_bytes: int = 64 << 20
 
     def __post_init__(self) -> None:
-        for name in ("fim_spm_rate", "plain_rate"):
+        for name in ("fim_spm_rate", "plain_rate", "repo_fim_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"{name} must be in [0, 1]")
         if self.fim_loss not in ("all", "middle"):
@@ -181,6 +209,12 @@ class PackConfig:
     seq_len: int = 2048
     val_fraction: float = 0.05  # of repositories (never of files)
     val_repos: list[str] = field(default_factory=list)  # force these repositories into validation
+    # A third split of whole packages that training never reads (a corpus-level test set).
+    heldout_fraction: float = 0.0
+    heldout_repos: list[str] = field(default_factory=list)
+    # arrow: `datasets` on disk (train.py memory-maps it); compact: uint16 ids + a trained-bit mask,
+    # xz-compressed .npy (training/packed.py): tens of millions of tokens per 64 MiB transfer.
+    format: str = "arrow"
     seed: int = 0
     # Share of each sample kind kept (kind → probability, seeded; unnamed kinds keep all): one
     # annotation serves several mixes, e.g. the FIM rate of a sweep.
@@ -198,8 +232,10 @@ class PackConfig:
             raise ConfigError("open_sequences must be >= 1")
         if self.seq_len < 16:
             raise ConfigError("seq_len must be at least 16")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError("val_fraction must be in [0, 1)")
+        if not 0 <= self.val_fraction < 1 or not 0 <= self.heldout_fraction < 1:
+            raise ConfigError("val_fraction and heldout_fraction must be in [0, 1)")
+        if self.format not in ("arrow", "compact"):
+            raise ConfigError(f"format must be arrow or compact, not {self.format!r}")
 
 
 @dataclass

@@ -27,6 +27,24 @@ def generated(path: str, text: str) -> str | None:
     return "generated" if GENERATED_MARK.search(head) else None
 
 
+_COMPILED_HEAD = re.compile(
+    r'(Object\.defineProperty\(exports, "__esModule"|__webpack_require__|\(function webpackUniversalModuleDefinition|'
+    r'var __createBinding = |var __importDefault = |var __awaiter = |"use strict";\s*var _interopRequireDefault|'
+    r'System\.register\(|\bdefine\(\["require", "exports")')
+_SOURCE_MAP = re.compile(r"^//# sourceMappingURL=", re.MULTILINE)
+JS_TS = (".js", ".mjs", ".cjs", ".jsx", ".ts", ".mts", ".cts", ".tsx")
+
+
+def compiled(path: str, text: str) -> str | None:
+    """JavaScript/TypeScript that a build wrote (npm tarballs ship it beside, or instead of, the
+    source): a source map comment, or tsc/babel/webpack module boilerplate near the top."""
+    if not path.endswith(JS_TS):
+        return None
+    if _SOURCE_MAP.search(text[-2000:]) or _COMPILED_HEAD.search(text[:3000]):
+        return "compiled"
+    return None
+
+
 def binary(text: str) -> str | None:
     """Text that decoded but is mostly control characters (e.g. embedded data)."""
     sample = text[:20000]

@@ -106,3 +106,99 @@ def iter_records(directory: str | Path, prefix: str = "data", errors: Counter | 
                         errors["corrupt_record"] += 1
                     continue
                 yield record
+
+
+class AppendShards:
+    """Shards a resumable step appends to. `position()` flushes and fsyncs, and names the point a
+    resumed run goes back to; `rewind(pos)` drops everything written after it (a package that failed
+    half-way, or the unfinished package of a killed run)."""
+
+    def __init__(self, directory: str | Path, prefix: str = "data", shard_bytes: int = 64 << 20,
+                 start: tuple[int, int] | None = None):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.prefix, self.shard_bytes = prefix, shard_bytes
+        self._f = None
+        self.index, self.size = 0, 0
+        self.rewind(start or (0, 0))
+
+    def _path(self, index: int) -> Path:
+        return self.dir / f"{self.prefix}-{index:05d}.jsonl"
+
+    def rewind(self, pos: tuple[int, int]) -> None:
+        if self._f is not None:
+            self._f.close()
+        index, size = pos
+        for old in self.dir.glob(f"{self.prefix}-*.jsonl"):
+            if int(old.stem.rsplit("-", 1)[1]) > index:
+                old.unlink()
+        path = self._path(index)
+        with open(path, "ab") as f:
+            f.truncate(size)
+        self._f = open(path, "ab")
+        self.index, self.size = index, size
+
+    def write(self, record: dict) -> None:
+        data = (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+        if self.size and self.size + len(data) > self.shard_bytes:
+            self._f.close()
+            self.index, self.size = self.index + 1, 0
+            self._f = open(self._path(self.index), "ab")
+        self._f.write(data)
+        self.size += len(data)
+
+    def position(self) -> tuple[int, int]:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        return self.index, self.size
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+    def __enter__(self) -> "AppendShards":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class Ledger:
+    """One JSON line per finished unit (a package), fsynced: what a resumed run skips."""
+
+    def __init__(self, path: str | Path, resume: bool):
+        self.path = Path(path)
+        self.entries: list[dict] = []
+        if not resume:
+            self.path.unlink(missing_ok=True)
+        elif self.path.exists():
+            good = 0
+            with open(self.path, "rb") as f:
+                for raw in f:
+                    try:
+                        self.entries.append(json.loads(raw))
+                    except ValueError:
+                        break  # a torn last line: everything after it is redone
+                    good += len(raw)
+            with open(self.path, "ab") as f:
+                f.truncate(good)
+        self.done = {e["unit"]: e for e in self.entries}
+
+    def last_position(self) -> tuple[int, int] | None:
+        return tuple(self.entries[-1]["position"]) if self.entries else None
+
+    def append(self, entry: dict) -> None:
+        with open(self.path, "ab") as f:
+            f.write((json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode())
+            f.flush()
+            os.fsync(f.fileno())
+        self.entries.append(entry)
+        self.done[entry["unit"]] = entry
+
+
+def peak_rss_mib() -> float:
+    """The largest resident set of this process so far (Linux reports KiB)."""
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)

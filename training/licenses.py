@@ -43,12 +43,14 @@ _PATTERNS = [
     (r"\bZPL\b|Zope Public", "ZPL-2.1"),
     (r"\bHPND\b", "HPND"),
     (r"Boost Software", "BSL-1.0"),
+    (r"Blue ?Oak", "BlueOak-1.0.0"),
     (r"\bWTFPL\b", "WTFPL"),
 ]
 
 SPDX_IDS = {
     "MIT", "MIT-0", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "Apache-2.0", "ISC", "PSF-2.0", "Python-2.0",
     "Unlicense", "CC0-1.0", "Zlib", "HPND", "BSL-1.0", "ZPL-2.1", "WTFPL", "MPL-2.0", "UPL-1.0", "NCSA", "X11",
+    "BlueOak-1.0.0",
 }
 
 

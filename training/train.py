@@ -197,11 +197,11 @@ def _trained_tokens(ds, rows: list[int]) -> int:
 
 
 def run(cfg: TrainConfig, resume: bool = False) -> dict:
-    import datasets
     from accelerate import Accelerator
     from transformers import AutoTokenizer
 
     from training.pack import FIM_TOKENS
+    from training.packed import load_split
 
     # Without a GPU, say so: under torchrun / `accelerate launch --multi_gpu` that selects MULTI_CPU (gloo).
     acc = Accelerator(cpu=cfg.cpu or not torch.cuda.is_available(), mixed_precision=cfg.mixed_precision)
@@ -210,9 +210,9 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
     data = Path(cfg.data)
     tok = AutoTokenizer.from_pretrained(data / "tokenizer")
     fim_ids = tok.convert_tokens_to_ids(FIM_TOKENS)
-    train_ds = datasets.load_from_disk(str(data / "train"))
+    train_ds = load_split(data / "train")  # datasets Arrow, or the compact form (training/packed.py)
     val_dir = Path(cfg.validation or cfg.data) / "validation"  # one validation set can score a whole sweep
-    val_ds = datasets.load_from_disk(str(val_dir)) if val_dir.exists() else None
+    val_ds = load_split(val_dir) if val_dir.exists() else None
 
     model, base = build_model(cfg, tok, fim_ids)
     params = [p for p in model.parameters() if p.requires_grad]

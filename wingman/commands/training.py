@@ -31,10 +31,15 @@ def add(sub: argparse._SubParsersAction, name: str) -> None:
     p.add_argument(f"--{out}", dest=out, metavar="DIR", help="this step's output directory")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config field")
     keys = [k for k in (inp, out) if k]
+    if name in ("collect", "clean"):
+        p.add_argument("--resume", dest="resume", action="store_true", default=None,
+                       help="skip the packages a killed run finished (same config and input)")
+        keys.append("resume")
     if name == "collect":
         p.add_argument("--dir", action="append", default=[], help="a source directory (repeatable)")
         p.add_argument("--git", action="append", default=[], help="a git URL or local repository (repeatable)")
         p.add_argument("--manifest", action="append", default=[], help="sdists to pip-download: name==version lines")
+        p.add_argument("--npm", action="append", default=[], help="npm packages to `npm pack`: name==version lines")
         p.add_argument("--site-packages", action="append", default=[], help="a site-packages directory ('' = this env)")
     elif name in ("annotate", "pack"):
         p.add_argument("--tokenizer", help="'default' or a model directory")
@@ -78,6 +83,7 @@ def _config(args):
     if args.step == "collect":
         sources = [{"kind": "dir", "path": d} for d in args.dir] + [{"kind": "git", "path": g} for g in args.git]
         sources += [{"kind": "sdist", "manifest": m} for m in args.manifest]
+        sources += [{"kind": "npm", "manifest": m} for m in args.npm]
         sources += [{"kind": "site-packages", "path": s} for s in args.site_packages]
         if sources:  # sources on the command line replace the file's
             overrides["sources"] = sources
@@ -85,7 +91,8 @@ def _config(args):
 
 
 def _report(report: dict) -> None:
-    brief = {k: v for k, v in report.items() if k in ("step", "counts", "splits", "languages", "decontamination")}
+    brief = {k: v for k, v in report.items()
+             if k in ("step", "counts", "splits", "languages", "decontamination", "near_dedupe", "timing")}
     if "decontamination" in brief:
         brief["decontamination"] = {k: v for k, v in brief["decontamination"].items() if k != "contaminated"}
     print(json.dumps(brief, indent=2, default=str))
