@@ -279,6 +279,12 @@ class TrainConfig:
     # spread over sessions on a fresh machine warm-starts from it rather than from nothing.
     init_adapter: str = ""
     diverge_patience: int = 3  # stop when the validation loss rose at this many evaluations in a row (0: never)
+    # Wall-clock budget (0: none). When spent, the step in progress finishes, the run is saved and
+    # ends as if max_steps were reached: a GPU command must end inside its 10 minutes, a CPU
+    # session inside its own time.
+    max_minutes: float = 0.0
+    threads: int = 0  # CPU threads at most (0: all cores)
+    adaptive_threads: bool = True  # fewer while other processes want the cores (model/threads.py)
 
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):

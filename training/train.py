@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from model.threads import ThreadPolicy
 from training import checkpoint
 from training.config import StepError, TrainConfig, resolve_base_model, run_path, to_dict
 from training.io import read_json, write_json
@@ -231,7 +232,8 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
         else:
             state = checkpoint.load(found, raw, optimizer, scheduler)
             differ = {k for k, v in state.get("config", {}).items()
-                      if k not in ("eval_every", "log_every", "save_every", "keep_checkpoints", "output")
+                      if k not in ("eval_every", "log_every", "save_every", "keep_checkpoints", "output", "max_minutes",
+                                   "threads", "adaptive_threads")
                       and to_dict(cfg).get(k) != v}
             if differ:
                 raise StepError(f"--resume: the config differs from the checkpoint's in {sorted(differ)}")
@@ -280,7 +282,12 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
         if val is not None:
             rows_log.append({"step": 0, "val_loss": val})
             acc.print(json.dumps(rows_log[-1]))
+    # On a CPU, threads follow what else runs (model/threads.py): with other work on the cores, a
+    # second thread left waiting at every barrier made a step 2-3x slower than one thread.
+    threads = ThreadPolicy(cfg.threads, adaptive=cfg.adaptive_threads) if acc.device.type == "cpu" else None
     for step in range(start, cfg.max_steps):
+        if threads is not None:
+            threads.apply()
         rows = order.rows(step * global_batch, global_batch)
         n_tokens = max(1, _trained_tokens(train_ds, rows))  # the whole global batch's, same on every rank
         mine = rows[rank * per_rank:(rank + 1) * per_rank]
@@ -331,6 +338,16 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
                 plot(rows_log, out / "loss.png")
         if fault and done == fault:
             os.kill(os.getpid(), signal.SIGKILL)
+        out_of_time = cfg.max_minutes > 0 and time.perf_counter() - t0 > cfg.max_minutes * 60
+        if out_of_time and done < cfg.max_steps:
+            acc.print(f"the time budget ({cfg.max_minutes:g} min) is spent at step {done} of {cfg.max_steps}: "
+                      "saving and finishing; --resume with a larger budget goes on from here")
+            if "val_loss" not in row and (val := evaluate()) is not None:
+                row["val_loss"] = val
+                acc.print(json.dumps(row))
+            if done % cfg.save_every:
+                save(done)
+            break
 
     acc.wait_for_everyone()
     result = {}

@@ -36,7 +36,7 @@ def _config(packed: Path, tiny_model: Path, output: Path, **kw) -> dict:
     base = dict(data=str(packed), output=str(output), base_model=str(tiny_model), mode="lora", lora_r=4,
                 lora_alpha=8, lora_dropout=0.1, lora_targets=["q_proj", "v_proj", "down_proj"], micro_batch_size=2,
                 grad_accum=2, lr=5e-3, warmup_steps=2, max_steps=6, eval_every=3, eval_batches=2, save_every=2,
-                seed=3)
+                seed=3, adaptive_threads=False)  # one thread count throughout: exact resume compares bits
     return {**base, **kw}
 
 
@@ -183,3 +183,13 @@ def test_a_run_can_warm_start_from_an_adapter_and_live_in_the_cache(packed, tiny
     k = next(k for k in start if "lora_B" in k)
     cos = torch.nn.functional.cosine_similarity(after[k].flatten(), start[k].flatten(), dim=0)
     assert not torch.allclose(after[k], start[k]) and cos > 0.5 and after[k].norm() > start[k].norm()
+
+
+def test_a_time_budget_ends_the_run_cleanly(packed, tiny_model, tmp_path, capsys):
+    out = tmp_path / "budget"
+    summary = train.run(load_config(TrainConfig, None, _config(packed, tiny_model, out, max_steps=1000,
+                                                                max_minutes=0.0001, save_every=500)))
+    said = capsys.readouterr().out
+    assert "the time budget (0.0001 min) is spent at step 1 of 1000" in said
+    assert summary["steps"] == 1 and summary["final_val_loss"] is not None
+    assert (out / "final").is_dir() and (out / "checkpoints" / "latest").read_text() == "step-0000001"
