@@ -15,6 +15,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from model.pull import sha256_of
+
 
 def _fsync_dir(path: Path) -> None:
     try:
@@ -47,7 +49,7 @@ def save(root: Path, step: int, model, optimizer, scheduler, state: dict, keep: 
     (tmp / "state.json").write_text(json.dumps({"step": step, **state}, default=str))
     # Hashes of what was written: a checkpoint damaged later (a full disk, a bad copy) is detected
     # at resume, and the one before it is used instead.
-    (tmp / "manifest.json").write_text(json.dumps({f.name: _sha256(f) for f in sorted(tmp.iterdir())}))
+    (tmp / "manifest.json").write_text(json.dumps({f.name: sha256_of(f) for f in sorted(tmp.iterdir())}))
     for f in tmp.iterdir():
         _fsync_file(f)
     _fsync_dir(tmp)
@@ -65,16 +67,6 @@ def save(root: Path, step: int, model, optimizer, scheduler, state: dict, keep: 
     return final
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify(path: Path) -> str | None:
     """Why the checkpoint cannot be trusted, or None when every file matches its hash."""
     try:
@@ -85,7 +77,7 @@ def verify(path: Path) -> str | None:
         f = path / name
         if not f.is_file():
             return f"{name} is missing"
-        if _sha256(f) != digest:
+        if sha256_of(f) != digest:
             return f"{name} does not match its hash"
     return None
 
