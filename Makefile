@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install pull bench llamacpp wingman-model clean-venv vsix editors-deps test-editors
+.PHONY: run test install pull bench llamacpp wingman-model clean-venv vsix editors-deps test-editors fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ run: pull
 test: pull
 	-$(MAKE) -C editors deps-light
 	$(BIN)/python -m pytest -q -m "not editors_e2e" $(PYTEST_ARGS)
+
+# The long fuzz run of the language server and its stdio soak (server/README.md, ~25 min);
+# `make test` runs a short one.
+fuzz: install
+	$(BIN)/python tests/fuzz/lsp_fuzz.py --long
 
 bench: pull
 	$(BIN)/wingman bench --out bench/results-latest.json

@@ -23,6 +23,7 @@ from model.config import BASE_MODEL, DEFAULT_MODEL, EngineConfig
 from model.engine import Engine, EngineError, ModelNotFoundError
 from model.paths import models_dir
 from server.config import Settings
+from server.engine_text import CleanTextEngine
 from server.worker import ADMIN
 
 if TYPE_CHECKING:
@@ -148,7 +149,7 @@ class EngineHost:
             self._fail(f"Wingman could not load the model {self.model!r}: {type(exc).__name__}: {exc}.",
                        advice(config, exc))
             return
-        self.engine = engine
+        self.engine = CleanTextEngine(engine)
         info = getattr(engine, "info", None)
         if info is not None and getattr(info, "name", ""):
             self.model = info.name

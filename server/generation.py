@@ -95,12 +95,16 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
 
 
 async def apply(ls: "WingmanServer", edit: types.WorkspaceEdit, label: str) -> bool:
-    result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
-    if not result.applied:
+    try:
+        result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    except Exception as exc:  # noqa: BLE001 - an error answer (or a malformed one) is a refusal
+        log.info("applyEdit failed: %s", exc)
+        result = None
+    if result is None or not result.applied:  # a client may answer null
         tell(ls, f"Wingman: the editor did not apply “{label}”"
-                 + (f": {result.failure_reason}" if result.failure_reason else " (the document changed?)"),
+                 + (f": {result.failure_reason}" if result is not None and result.failure_reason else " (the document changed?)"),
              types.MessageType.Warning)
-    return bool(result.applied)
+    return bool(result is not None and result.applied)
 
 
 async def show(ls: "WingmanServer", uri: str) -> None:

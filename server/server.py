@@ -8,19 +8,24 @@ about the client.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from server import progress as _progress
 from server.config import Settings, parse_settings
 from server.documents import Documents, Snapshot
 from server.engine_host import EngineHost
-from server.privacy import is_private
+from server import transport
+from server.privacy import check_patterns, is_private
 from server.protocol import WingmanProtocol
+from server.remote_trust import RemoteTrust
 from server.telemetry import Telemetry
 from server.worker import Worker
 
@@ -38,15 +43,22 @@ class WingmanServer(LanguageServer):
         self.overrides = overrides or {}
         self.host = EngineHost(self)
         self.telemetry = Telemetry()
+        self.remote_trust = RemoteTrust(self)
+        if url := self.overrides.get("model", {}).get("remoteUrl"):
+            self.remote_trust.trusted.add(url)  # `wingman serve --remote-url`: the user's own
         self.initialized = False
         self.settings_listeners: list[Callable[[Settings], None]] = []  # after every change
         self.initialize_hooks: list[Callable[["WingmanServer"], None]] = []  # before capabilities are sent
 
     # --- settings ---------------------------------------------------------------------------
     def apply_settings(self, raw: Any, *, initial: bool) -> None:
+        """`initial`: initializationOptions, the user's own; later changes may come from a
+        workspace's settings, so a remote URL in them waits for the user's yes (remote_trust.py)."""
         settings, problems = parse_settings(raw, None if initial else self.settings)
         settings, more = parse_settings(self.overrides, settings)
-        for problem in problems + more:
+        settings = self.remote_trust.screen(settings, self.settings, from_user=initial)
+        settings.ignore, refused = check_patterns(settings.ignore)
+        for problem in problems + more + refused:
             self.window_show_message(
                 types.ShowMessageParams(type=types.MessageType.Warning, message=f"Wingman settings: {problem}")
             )
@@ -95,6 +107,57 @@ class WingmanServer(LanguageServer):
     async def begin_progress(self, title: str, message: str = "", cancellable: bool = True,
                              token: types.ProgressToken | None = None) -> _progress.WorkProgress:
         return await _progress.begin(self, title, message, cancellable, token)
+
+    # --- transport and the end -------------------------------------------------------------
+    def start_io(self, stdin: Any = None, stdout: Any = None) -> int:  # type: ignore[override]
+        """Serve stdio until `exit` or the end of input; the exit code (server/transport.py)."""
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        fd = (stdin or sys.stdin.buffer).fileno()
+
+        async def main() -> int:
+            return await transport.serve(self.protocol, transport.FdChunks(fd))
+
+        try:
+            return transport.run_loop(main)
+        finally:
+            self.stop()
+
+    def start_tcp(self, host: str, port: int) -> int:  # type: ignore[override]
+        """One client over TCP, then the process ends, as with stdio."""
+        async def main() -> int:
+            done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+            async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                if done.done() or getattr(self, "_connected", False):
+                    writer.close()  # one editor per server
+                    return
+                self._connected = True
+                self.protocol.set_writer(writer)  # type: ignore[arg-type]
+                code = await transport.serve(self.protocol, transport.StreamChunks(reader))
+                writer.close()
+                if not done.done():
+                    done.set_result(code)
+
+            listener = await asyncio.start_server(connection, host, port)
+            transport.log.info("Serving on %s", ", ".join(str(s.getsockname()) for s in listener.sockets))
+            async with listener:
+                return await done
+
+        try:
+            return transport.run_loop(main)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Before the process ends: no inference thread may still be inside torch when the
+        interpreter goes (that is where "terminate called without an active exception" came
+        from), and this session's counts are kept."""
+        self.worker.stop()
+        self.worker.join(timeout=10)
+        self.host.engine = None
+        self.telemetry.flush()
+        if self._thread_pool is not None:
+            self._thread_pool.shutdown(wait=False, cancel_futures=True)
 
     def report_server_error(self, error: Exception, source: Any) -> None:
         # pygls would pop up "Error in server" for every malformed message a client sends; the

@@ -190,5 +190,5 @@ class Suggester:
 
 
 def _moved(ls: "WingmanServer", snap: Snapshot) -> bool:
-    now = ls.snapshot(snap.uri)
-    return now is None or now.version != snap.version
+    """Stale means not the newest: any change since, whatever version number it carried."""
+    return not ls.documents.is_current(snap)

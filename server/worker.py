@@ -93,6 +93,12 @@ class Worker:
                 self._running.cancel()
             self._lock.notify()
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end after `stop` (the running job sees its cancel token between
+        tokens); False if it is still running after `timeout` (a model still loading)."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
     def _next(self) -> Job | None:
         with self._lock:
             while True:

@@ -40,12 +40,17 @@ def _uri(uri: Any) -> str:
     return uri
 
 
+UINTEGER_MAX = 2**31 - 1  # LSP's uinteger
+
+
+def _uinteger(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= UINTEGER_MAX
+
+
 def _position(pos: Any) -> types.Position:
-    if isinstance(pos, dict) and isinstance(pos.get("line"), int) and isinstance(pos.get("character"), int):
-        if pos["line"] < 0 or pos["character"] < 0:
-            raise BadArguments("position must not be negative")
+    if isinstance(pos, dict) and _uinteger(pos.get("line")) and _uinteger(pos.get("character")):
         return types.Position(line=pos["line"], character=pos["character"])
-    raise BadArguments("position must be {line, character}")
+    raise BadArguments(f"position must be {{line, character}}, integers from 0 to {UINTEGER_MAX}")
 
 
 def range_arg(rng: Any) -> types.Range:
@@ -54,16 +59,34 @@ def range_arg(rng: Any) -> types.Range:
     return types.Range(start=_position(rng.get("start")), end=_position(rng.get("end")))
 
 
+def accept_args(args: tuple) -> dict:
+    """`[]` or `[{"id"?, "language"?, "mode"?}]` (what our items' command carries). Which strings
+    become counts is the telemetry's business (a fixed set: server/telemetry.py)."""
+    if not args:
+        return {}
+    info = args[0]
+    if len(args) > 1 or not isinstance(info, dict):
+        raise BadArguments('expected [{"id", "language", "mode"}]')
+    for key in ("language", "mode"):
+        if key in info and not isinstance(info[key], str):
+            raise BadArguments(f"{key} must be a string")
+    if "id" in info and not (isinstance(info["id"], (int, str)) and not isinstance(info["id"], bool)):
+        raise BadArguments("id must be an integer or a string")
+    return info
+
+
 def register(server: "WingmanServer") -> None:
     @server.command(ACCEPT)
     def accept(ls, *args: Any) -> None:
-        info = args[0] if args and isinstance(args[0], dict) else {}
-        ls.telemetry.count("accepted", str(info.get("language", "")), str(info.get("mode", "")))
+        info = accept_args(args)
+        ls.telemetry.count("accepted", info.get("language", ""), info.get("mode", ""))
         ls.telemetry.flush()
 
     @server.command(TOGGLE)
     def toggle(ls, *args: Any) -> dict:
-        want = args[0] if args and isinstance(args[0], bool) else not ls.settings.completion.enabled
+        if len(args) > 1 or (args and not isinstance(args[0], bool)):
+            raise BadArguments("expected [] (flip) or [true] / [false]")
+        want = args[0] if args else not ls.settings.completion.enabled
         ls.settings.completion.enabled = want
         return {"enabled": want}
 

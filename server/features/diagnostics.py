@@ -64,7 +64,7 @@ class Diagnostics:
 
             st.hints = [Hint(*s, h.text, h.replacement, h.logprob) for h in st.hints if (s := shift(h.start, h.end))]
             dirty = [shift(a, b) or (min(a, c.start), max(c.start + c.length, b + delta)) for a, b in st.dirty]
-            st.dirty = dirty + [(c.start, c.start + c.length)]
+            st.dirty = _coalesce(dirty + [(c.start, c.start + c.length)])
         self.schedule(uri)
 
     def schedule(self, uri: str) -> None:
@@ -134,13 +134,30 @@ class Diagnostics:
         except asyncio.CancelledError:
             job.cancel()
             raise
-        now = ls.snapshot(uri)
-        if found is None or now is None or now.version != snap.version:
+        if found is None or not ls.documents.is_current(snap):
             return  # superseded; the edit that moved the document scheduled another run
         st.dirty = []
         kept = [h for h in st.hints if not any(a <= h.start < b for a, b in regions)]
         st.hints = pick(kept + found, snap.text, cfg.max_per_file)
         _publish(ls, snap, st.hints)
+
+
+MAX_DIRTY = 32
+
+
+def _coalesce(regions: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Overlapping or touching regions as one, and at most MAX_DIRTY of them (then one span over
+    all): with hints off, or the model still loading, nothing clears them, and a list that grew
+    by one per didChange cost time and memory per keystroke for the rest of the session."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(regions):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    if len(out) > MAX_DIRTY:
+        out = [(out[0][0], max(b for _, b in out))]
+    return out
 
 
 def _regions(snap: Snapshot, dirty: list[tuple[int, int]]) -> list[tuple[int, int]]:

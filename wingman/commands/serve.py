@@ -68,12 +68,30 @@ def serve(args: argparse.Namespace) -> int:
         if host not in LOOPBACK:
             print(f"wingman: listening on {host}:{port}, reachable from other machines: your code "
                   "will cross the network unencrypted", file=sys.stderr)
-        # pygls says "Serving on (host, port)" once it listens: let that through to stderr.
-        logging.getLogger("pygls.server").setLevel(logging.INFO)
-        server.start_tcp(host, port)
+        # The transport says "Serving on (host, port)" once it listens: let that through to stderr.
+        logging.getLogger("server.transport").setLevel(logging.INFO)
+        code = server.start_tcp(host, port)
     else:
-        server.start_io()
-    return 0
+        code = server.start_io()
+    end_process(code)
+    return code
+
+
+def end_process(code: int) -> None:
+    """End without the interpreter's finalization: with torch loaded it could abort (SIGABRT,
+    "terminate called without an active exception") while tearing down threads that torch
+    started. The server has stopped its inference worker and written what it keeps
+    (WingmanServer.stop); here the logs and streams are flushed, and the process ends with the
+    code the LSP spec asks for (0 after shutdown, 1 without)."""
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def demo(args: argparse.Namespace) -> int:
