@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from training.evaluate import sandbox
+from model import sandbox
 
 
 def py(code: str, **kw):

@@ -21,7 +21,7 @@ import re
 import sys
 from dataclasses import asdict, dataclass, field
 
-from training.evaluate import sandbox
+from model import sandbox
 from training.evaluate.heldout import Repo
 from training.evaluate.holes import _rng
 

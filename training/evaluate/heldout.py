@@ -17,7 +17,7 @@ from functools import cached_property
 from pathlib import Path
 
 from model.paths import wingman_home
-from training.evaluate import sandbox
+from model import sandbox
 
 MANIFEST = Path(__file__).resolve().parents[1] / "corpus" / "heldout.txt"
 TEST_DIRS = {"tests", "test", "testing"}
