@@ -24,6 +24,7 @@ from model.tasks.inputs import Call
 MAX_TESTS = 8
 MIN_TESTS = 3
 MAX_RAISES = 2
+MAX_DOC_EXAMPLES = 2
 SEED = 7  # the generator's mutant order: the evaluation uses its own operators and seed
 # Exception types a test may expect from an input we made up; a TypeError from a wrong-typed
 # boundary value says nothing about the function, unless the docstring or the model asked for it.
@@ -120,6 +121,8 @@ def _outcome_words(o: oracles.Outcome) -> str:
         return "is_" + o.value.lower()
     if o.value is not None and len(o.value) <= 12 and re.fullmatch(r"-?[\w.]+|'[\w ]*'", o.value):
         return "is_" + _describe(eval_literal(o.value))
+    if o.value is None and o.iterated is None and o.repr is not None and len(o.repr) <= 16:
+        return "is_" + (_slug(o.repr) or "shown")
     if o.after:
         return "changes_its_argument"
     if o.state:
@@ -163,8 +166,8 @@ def _expected(o: oracles.Outcome) -> tuple[str, str] | None:
         return "{}", _rhs(o.value, o.floats)
     if o.repr is not None:
         # No literal form (an object): its repr, which was the same in both runs.
-        return "repr({})", repr(o.repr)
-    return "type({}).__name__", repr(o.type)
+        return "repr({})", f"== {o.repr!r}"
+    return "type({}).__name__", f"== {o.type!r}"
 
 
 def _rhs(text: str, floats: bool) -> str:
@@ -268,6 +271,14 @@ def select(observations: Sequence[oracles.Observation], statement_lines: set[int
         x = o.outcome
         return (x.kind, x.type, x.value, x.iterated, x.repr)
 
+    # The docstring's own examples first: the author's statement of what the function does.
+    for o in [o for o in pool if o.call.origin == "docstring"][:MAX_DOC_EXAMPLES]:
+        chosen.append(o)
+        seen.add(shown(o))
+        pool.remove(o)
+        killed |= o.kills
+        covered |= o.lines & statement_lines
+        raises += o.outcome.kind == "raise"
     while pool and len(chosen) < max_tests:
         def score(o: oracles.Observation):
             new_kills = len(o.kills - killed)
