@@ -62,7 +62,7 @@ class Report:
     observations: list[Observation] = field(default_factory=list)
     mutants: list[Mutant] = field(default_factory=list)  # those that compiled
     setup: str | None = None  # the expression that built the instance (methods)
-    enforced: list[str] = field(default_factory=list)
+    enforced: dict[str, bool] = field(default_factory=dict)  # the sandbox's guarantees, and whether each held
     seconds: float = 0.0
 
 
@@ -391,7 +391,7 @@ def run(module_source: str, module: str, qualname: str, calls: Sequence[Call], m
     limits = sandbox.Limits(timeout_s=timeout_s, memory_mb=1024, cpu_s=int(timeout_s) + 2)
     r = sandbox.run([python or sandbox.python_executable(), "wingman_harness.py"], files, limits=limits,
                     env={"PYTHONPATH": "{root}"})
-    enforced = list(getattr(r, "enforced", None) or [])
+    enforced = dict(r.enforced)
     seconds = time.perf_counter() - t0
     line = next((ln for ln in reversed(r.stdout.splitlines()) if ln.startswith("RESULT ")), None)
     if line is None:

@@ -64,7 +64,7 @@ class Result:
     lines: int = 0
     covered: int = 0
     dropped: int = 0  # selected tests that failed in the final run
-    enforced: list[str] = field(default_factory=list)
+    enforced: dict[str, bool] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def evidence(self) -> str:

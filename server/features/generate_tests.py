@@ -115,28 +115,25 @@ def import_lines(test_file: Path, source_path: str, import_name: str, tests: lis
 
 
 def interpreter(ls: "WingmanServer", root: Path) -> tuple[str | None, str]:
-    """(the Python that runs the user's function, what to call it): the project's own where the
-    sandbox can find one (model/sandbox.py), else Wingman's."""
+    """(the Python that runs the user's function, the sentence saying which it was): the
+    project's own (configured, or a .venv in the workspace: model/sandbox/interpreter.py), so
+    that its dependencies import, else Wingman's."""
     from model import sandbox
 
-    find = getattr(sandbox, "interpreter", None)
-    if find is None:
-        return None, "Wingman's Python"
+    configured = getattr(ls.settings.actions, "python", None) or None
     try:
-        found = find(str(root), getattr(ls.settings.actions, "python", None) or None)
-    except Exception as exc:  # noqa: BLE001 - fall back to ours, and say so
-        log.info("no project interpreter: %s", exc)
-        return None, "Wingman's Python"
-    path = getattr(found, "path", found)
-    label = getattr(found, "label", None) or str(path)
-    return (str(path) if path else None), label
+        found = sandbox.interpreter(root, configured)
+    except ValueError as exc:  # a configured path that is not an interpreter: say so, use ours
+        tell(ls, f"Wingman: {exc}; using Wingman's own Python.", types.MessageType.Warning)
+        found = sandbox.interpreter(None, None)
+    return found.path, found.sentence
 
 
-def _not_enforced(enforced: Any) -> list[str]:
-    """The sandbox guarantees this machine could not give (model/sandbox.py's RunResult.enforced)."""
-    if isinstance(enforced, dict):
-        return sorted(k for k, v in enforced.items() if v is False)
-    return []
+def _not_enforced(enforced: Any) -> str:
+    """The sentence naming the sandbox guarantees this machine could not give, or ""."""
+    from model import sandbox
+
+    return sandbox.missing_sentence(enforced) if isinstance(enforced, dict) else ""
 
 
 def register(server: "WingmanServer") -> None:
@@ -198,12 +195,11 @@ def register(server: "WingmanServer") -> None:
                                        for b in result.bugs]}
             if result.verified:
                 missing = _not_enforced(result.enforced)
-                note = f" (the sandbox could not enforce: {', '.join(missing)})" if missing else ""
-                note += f"; ran with {python_label}" if python else ""
+                note = f" {python_label}" + (f" {missing}" if missing else "")
                 applied = await _write(ls, test_uri, path, open_doc, current, result.text, f"Tests for {fn.name}")
                 if applied:
                     tell(ls, f"Wingman wrote {verified.plural(len(result.tests), 'verified test')} for {fn.name} to "
-                             f"{path.name}: {result.evidence()}{note}.")
+                             f"{path.name}: {result.evidence()}.{note}")
                 return {"applied": applied, "uri": test_uri, "text": result.text, "written": len(result.tests),
                         "verified": True, "evidence": result.evidence(), "mutants": result.mutants,
                         "killed": result.killed, "lines": result.lines, "covered": result.covered,
