@@ -509,6 +509,12 @@ def boundary_calls(fn: ast.FunctionDef | ast.AsyncFunctionDef, params: list[Para
             out.append(Call(make(base).args + (extra,), make(base).kwargs, "boundary"))
     for _ in range(6):
         out.append(make({p.name: rng.choice(options[p.name]) for p in required}))
+    # Optional parameters mixed too: a branch may need two of them together (upper < lower).
+    optional = [p for p in fixed if p.default is not None]
+    for _ in range(6 if optional else 0):
+        values = {p.name: rng.choice(options[p.name]) for p in required}
+        values.update({p.name: rng.choice(options[p.name][:6]) for p in optional if rng.random() < 0.6})
+        out.append(make(values))
     return out
 
 
