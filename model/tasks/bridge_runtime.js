@@ -1,22 +1,24 @@
 // The JSON bridge, JavaScript side (see bridge_runtime.py for the wire encoding). This text is
 // appended to a candidate translation, in the same script, so it sees the candidate's top-level
 // functions and consts by name; __WINGMAN_NAMES__ is replaced with the names to look for.
-;(function __wingmanBridge() {
-  const fs = require('fs');
-  const names = __WINGMAN_NAMES__;
-  const [inputsPath, resultsPath] = process.argv.slice(2);
-  let fn;
-  for (const n of names) {
+// The lookup runs in a scope that declares only __wingman-prefixed names, so direct eval finds
+// the candidate's own function even when it is called `fs`, `decode` or `fn`.
+;var __wingmanFn = (function () {
+  for (const __wingmanName of __WINGMAN_NAMES__) {
     try {
-      const f = eval(n);  // direct eval: the candidate's lexical scope
-      if (typeof f === 'function') { fn = f; break; }
-    } catch (e) { /* not defined under this name */ }
+      const __wingmanFound = eval(__wingmanName);
+      if (typeof __wingmanFound === 'function') return __wingmanFound;
+    } catch (__wingmanError) { /* not defined under this name */ }
+    if (typeof module === 'object' && module.exports && typeof module.exports[__wingmanName] === 'function')
+      return module.exports[__wingmanName];
   }
-  if (fn === undefined && typeof module === 'object' && module.exports) {
-    for (const n of names) { if (typeof module.exports[n] === 'function') { fn = module.exports[n]; break; } }
-  }
+  return undefined;
+})();
+;(function __wingmanBridge(fn) {
+  const fs = require('fs');
+  const [inputsPath, resultsPath] = process.argv.slice(2);
   if (fn === undefined) {
-    fs.appendFileSync(resultsPath, JSON.stringify({ missing: names }) + '\n');
+    fs.appendFileSync(resultsPath, JSON.stringify({ missing: true }) + '\n');
     return;
   }
   const SAFE = 2 ** 53;
@@ -76,4 +78,4 @@
     }
     fs.appendFileSync(resultsPath, JSON.stringify(row) + '\n');  // a later input that hangs must not lose this one
   });
-})();
+})(__wingmanFn);

@@ -84,10 +84,11 @@ def _top_level(code: str):
 
 
 def plan(selection: str, source_language: str, target: str, module_text: str | None = None,
-         options: VerifyOptions | None = None, calls_for=None) -> Plan:
+         options: VerifyOptions | None = None, calls_for=None, only: list[str] | None = None) -> Plan:
     """Run the source's functions on generated inputs, once for all candidates. `module_text`
-    (the whole file) supplies what the selection uses (imports, helpers); `calls_for(source,
-    qualname)` replaces the input generator (tests)."""
+    (the whole file) supplies what the selection uses (imports, helpers); `only` names the
+    functions to run (the others are helpers); `calls_for(source, qualname)` replaces the input
+    generator (tests)."""
     options = options or VerifyOptions()
     p = Plan(source_language, target)
     if prompts.canonical(source_language) != "python":
@@ -112,6 +113,8 @@ def plan(selection: str, source_language: str, target: str, module_text: str | N
         def calls_for(src: str, qualname: str):
             return generate_inputs(src, qualname, budget_s=options.input_budget_s)
     for st in tree.body:
+        if only is not None and getattr(st, "name", None) not in only:
+            continue
         if isinstance(st, ast.ClassDef):
             p.notes.append(f"class {st.name}: its methods need an instance, so no inputs can be built")
         elif isinstance(st, (ast.FunctionDef, ast.AsyncFunctionDef)):
