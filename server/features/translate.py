@@ -83,12 +83,12 @@ async def translate_verified(ls: "WingmanServer", code: str, source_language: st
             cand.summary = "unverified: the model returned no code"
         done.append(cand)
         progress.report(f"{label}{cand.summary}", int(100 * (k + 1) / options.candidates))
-    if stop.is_set() and not done:
+    if stop.is_set():  # cancel means nothing is written, even with candidates in hand
         progress.end("cancelled")
         return None
     chosen = verify.choose(done)
     stopped = "verified" if chosen is not None and chosen.verified else "count" if len(done) >= options.candidates \
-        else "cancelled" if stop.is_set() else "budget"
+        else "budget"
     progress.end("verified" if stopped == "verified" else "unverified")
     return verify.Result(plan, done, chosen, time.perf_counter() - t0, stopped)
 
