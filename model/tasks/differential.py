@@ -99,8 +99,9 @@ def _portable(value) -> bool:
     return False
 
 
-def build_inputs(source: str, qualname: str, calls) -> tuple[list, list, list[str]]:
-    """(source-side calls, target-side positional args, shown), distinct and portable."""
+def build_inputs(source: str, qualname: str, calls, portable: bool = True) -> tuple[list, list, list[str]]:
+    """(source-side calls, target-side positional args, shown), distinct and (unless `portable`
+    is False: Python against Python) portable."""
     tree = ast.parse(source)
     fn = branches.find_function(tree, qualname)
     if fn is None:
@@ -108,8 +109,8 @@ def build_inputs(source: str, qualname: str, calls) -> tuple[list, list, list[st
     name = qualname.split(".")[-1]
     py, tgt, shown, seen = [], [], [], set()
     for c in calls:
-        pos = positional(c, fn)
-        if pos is None or not _portable(pos) or not _portable(dict(c.kwargs)):
+        pos = positional(c, fn) if portable else list(c.args) + [c.kwargs]
+        if pos is None or (portable and (not _portable(pos) or not _portable(dict(c.kwargs)))):
             continue
         wire = [bridge_runtime.encode(v) for v in pos]
         key = json.dumps(wire, sort_keys=True)
@@ -138,9 +139,9 @@ def _rows(text: str, n: int) -> list[dict | None]:
     return rows
 
 
-def run_source(source: str, qualname: str, calls) -> SourceRun:
+def run_source(source: str, qualname: str, calls, portable: bool = True) -> SourceRun:
     """The source function on `calls` (model/tasks/inputs.py's), in the sandbox."""
-    py, tgt, shown = build_inputs(source, qualname, calls)
+    py, tgt, shown = build_inputs(source, qualname, calls, portable)
     run = SourceRun(qualname, tgt, shown, [None] * len(py), branches.branches(source, qualname))
     if not py:
         return run

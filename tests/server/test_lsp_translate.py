@@ -85,3 +85,35 @@ async def test_cancelling_stops_all_candidates(s: Session, tmp_path):
     end = await s.editor.wait_for("$/progress", lambda p: p.token == report.token and p.value["kind"] == "end", mark)
     assert end.value["message"] == "cancelled"
     assert not (root / "examples" / "stats.js").exists() and not s.editor.applied
+
+
+async def test_code_from_comment_prefers_the_candidate_whose_examples_pass(s: Session, tmp_path):
+    replies = ["```python\ndef double(x):\n    return x +\n```",  # does not parse
+               "```python\ndef double(x):\n    return x + 1\n```",  # parses, the example fails
+               "```python\ndef double(x):\n    return 2 * x\n```",
+               "```python\ndef double(x):\n    return x * x\n```"]
+    await s.start({"fakeEngine": {"replies": replies}, "actions": {"codeCandidates": 4}})
+    uri = (tmp_path / "m.py").as_uri()
+    text = 'def double(x):\n    """Twice x.\n\n    >>> double(3)\n    6\n    """\n\n\ny = 1\n'
+    s.editor.open(uri, text)
+    result = await run(s, types.Command(title="c", command="wingman.codeFromComment",
+                                        arguments=[uri, {"line": 1, "character": 6}]))
+    assert result["applied"] and result["candidates"] == 3  # stops at the one that passes
+    assert (result["examples"], result["examplesPassed"]) == (1, 1)
+    assert "return 2 * x" in s.editor.docs[uri][0]
+    msg = [m.message for m in s.editor.of("window/showMessage")][-1]
+    assert msg == "Wingman: code from comment: parses, 1 of 1 examples pass (3 candidates)."
+
+
+async def test_code_from_comment_with_no_passing_candidate_says_so(s: Session, tmp_path):
+    replies = ["```python\ndef double(x):\n    return x +\n```", "```python\ndef double(x):\n    return x + 1\n```"]
+    await s.start({"fakeEngine": {"replies": replies}, "actions": {"codeCandidates": 2}})
+    uri = (tmp_path / "m.py").as_uri()
+    text = 'def double(x):\n    """Twice x: double(3) == 6."""\n\n\ny = 1\n'
+    s.editor.open(uri, text)
+    result = await run(s, types.Command(title="c", command="wingman.codeFromComment",
+                                        arguments=[uri, {"line": 1, "character": 6}]))
+    assert result["applied"] and result["examplesPassed"] == 0 and result["parses"]
+    assert "return x + 1" in s.editor.docs[uri][0]  # the one that parses
+    warning = [m for m in s.editor.of("window/showMessage") if m.type == types.MessageType.Warning][-1]
+    assert "0 of 1 examples pass" in warning.message and "double(3): expected 6, got 4" in warning.message
