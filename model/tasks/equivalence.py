@@ -17,6 +17,9 @@ test_equivalence.py); changing one changes what "verified" means, so they are pi
    (1 -> "1", True -> "true", None -> "null").
 6. exceptions vs thrown errors: a raise in Python equals a throw in the target, whatever the
    types (ValueError and RangeError both mean "refused"); a raise against a value is a difference.
+   Except a TypeError or AttributeError: the input does not fit the source's types (a list where
+   it compares numbers), which a dynamically typed target does not check, so that input is not
+   compared at all (it counts neither as agreement nor toward the minimum or the branches).
 7. sets: a set equals a Set or an array with the same elements in any order.
 8. anything opaque (a value with no JSON twin) equals nothing: it cannot be checked.
 """
@@ -28,6 +31,7 @@ import math
 from dataclasses import dataclass
 
 SAFE_INT = 2 ** 53
+ILL_TYPED = ("TypeError", "AttributeError")  # rule 6: such inputs are not compared
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
 
@@ -147,6 +151,8 @@ def compare_rows(python: dict, other: dict | None) -> Outcome:
     returned None, so in-place functions are compared by what they did)."""
     if python.get("ok") and _tag(python.get("value")) == "opaque":
         return Outcome(False, comparable=False, reason="the source's result has no JSON form")
+    if not python.get("ok") and python.get("error") in ILL_TYPED:
+        return Outcome(False, comparable=False, reason="the input does not fit the source's types")
     if other is None:
         return Outcome(False, reason="no result (it crashed or ran out of time)")
     if not python["ok"]:

@@ -62,6 +62,9 @@ def test_rule_6_exceptions_vs_thrown_errors():
     assert not compare_rows(raised, returned).agree
     assert not compare_rows({"i": 0, "ok": True, "value": 1, "args": []}, thrown).agree
     assert not compare_rows(raised, None).agree  # crashed or timed out: no result is no agreement
+    # An ill-typed input (Python's TypeError) is not compared: the target does not check types.
+    ill = compare_rows({"i": 0, "ok": False, "error": "TypeError", "message": "'<' not supported"}, returned)
+    assert not ill.comparable and not ill.agree
 
 
 def test_sets_and_opaque_values():
@@ -125,8 +128,10 @@ def test_each_rule_end_to_end(py_body, js_body, same):
 @node
 def test_a_javascript_error_is_a_difference_not_a_crash_of_the_checker(monkeypatch):
     agreed, inputs, diff = agree("return len(x)", "return x.length;", [Call(([1, 2],)), Call((None,))])
-    # Python raises TypeError on None, JS throws TypeError: both refuse.
-    assert (agreed, inputs) == (2, 2), diff
+    # Python raises TypeError on None: that input is not compared (rule 6), the other agrees.
+    assert (agreed, inputs) == (1, 1), diff
+    agreed, inputs, diff = agree("return 1 / x", "return 1 / x;", [Call((2,)), Call((0,))])
+    assert (agreed, inputs) == (1, 2) and "Python raises ZeroDivisionError" in diff  # Infinity is not a raise
     monkeypatch.setattr(differential, "RUN_LIMITS", differential.sandbox.Limits(timeout_s=2, cpu_s=3))
     agreed, inputs, diff = agree("return x", "while (true) {}", [Call((1,))])
     assert agreed == 0 and "ran out of time" in diff
