@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test install pull bench llamacpp wingman-model clean-venv vsix editors-deps test-editors fuzz
+.PHONY: run test install pull bench llamacpp wingman-model clean-venv vsix editors-deps test-editors fuzz typescript
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,12 @@ wingman-model: pull
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The TypeScript compiler that checks translations (tsc --noEmit), as pinned in
+# model/tasks/typescript/package-lock.json, into the cache folder (npm ci, ~2 s). Never part of
+# `make test`: without it the TypeScript checks skip and say so.
+typescript: install
+	$(BIN)/python -c 'from model.tasks.toolchains import install_typescript; print(install_typescript())'
 
 # The editor clients (editors/Makefile): the .vsix, and every editor test including VS Code in
 # code-server with Playwright (~5 min on a fresh machine, installs included).

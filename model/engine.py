@@ -25,9 +25,11 @@ class Engine(Protocol):
         ...
 
     def generate(
-        self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None, max_tokens: int = 512
+        self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None, max_tokens: int = 512,
+        temperature: float = 0.0,
     ) -> Iterator[str]:
-        """Stream the assistant's reply, as text deltas, through the tokenizer's chat template."""
+        """Stream the assistant's reply, as text deltas, through the tokenizer's chat template
+        (temperature 0: greedy; above it, sampled: a verified translation draws several)."""
         ...
 
     def score(self, text: str, cancel: CancelToken | None = None) -> list[TokenScore]:

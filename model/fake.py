@@ -26,6 +26,10 @@ class FakeEngine:
     completion: str = "fake_completion_{n}()\n    return 1\n"
     # The reply streamed by generate(); {last} is the last user message.
     reply: str = "```python\n# generated\n{last}\n```\n"
+    # When set, generate() streams these in turn (one per call, the last repeating): the samples
+    # of a verified translation.
+    replies: list[str] = field(default_factory=list)
+    generations: int = 0
     # Tokens the fake finds surprising, mapped to the token it would prefer instead.
     surprising: dict[str, str] = field(default_factory=dict)
     # Seconds spent per streamed piece, to let tests exercise cancellation and supersession.
@@ -41,7 +45,7 @@ class FakeEngine:
     @classmethod
     def from_spec(cls, spec: dict | None) -> "FakeEngine":
         spec = dict(spec or {})
-        known = {"completion", "reply", "surprising", "delay_s", "delayS", "prefill_s", "prefillS"}
+        known = {"completion", "reply", "replies", "surprising", "delay_s", "delayS", "prefill_s", "prefillS"}
         unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown fakeEngine keys: {sorted(unknown)}")
@@ -87,10 +91,13 @@ class FakeEngine:
         yield self.completion.replace("{n}", str(self.calls)), math.log(0.9)
 
     def generate(
-        self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None, max_tokens: int = 512
+        self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None, max_tokens: int = 512,
+        temperature: float = 0.0,
     ) -> Iterator[str]:
         last = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        text = self.reply.replace("{last}", last)
+        reply = self.replies[min(self.generations, len(self.replies) - 1)] if self.replies else self.reply
+        self.generations += 1
+        text = reply.replace("{last}", last)
         for piece in re.findall(r".{1,16}", text, flags=re.S):
             if not self._pause(cancel):
                 return

@@ -161,7 +161,7 @@ class LocalEngine:
         return self.tok(prompt, add_special_tokens=False)["input_ids"]
 
     def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,
-                 max_tokens: int = 512) -> Iterator[str]:
+                 max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
         cancel = cancel or NEVER_CANCELLED
         self.threads.apply()
         ids = self.chat_ids(messages)
@@ -174,7 +174,7 @@ class LocalEngine:
             return
         gen: list[int] = []
         sent = ""
-        for tok, _lp in self.decoder.tokens(slot, logits, max_tokens, cancel):
+        for tok, _lp in self.decoder.tokens(slot, logits, max_tokens, cancel, temperature):
             if tok in self.stop_ids:
                 break
             gen.append(tok)

@@ -112,9 +112,9 @@ class RemoteEngine:
             gen.finish = "eos"
 
     def generate(self, messages: Sequence[ChatMessage], cancel: CancelToken | None = None,
-                 max_tokens: int = 512) -> Iterator[str]:
+                 max_tokens: int = 512, temperature: float = 0.0) -> Iterator[str]:
         cancel = cancel or NEVER_CANCELLED
-        body = {"model": self.model, "messages": list(messages), "max_tokens": max_tokens}
+        body = {"model": self.model, "messages": list(messages), "max_tokens": max_tokens, "temperature": temperature}
         for chunk in self._stream("/chat/completions", body, cancel):
             delta = chunk["choices"][0].get("delta", {}).get("content")
             if delta:

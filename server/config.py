@@ -63,6 +63,11 @@ class ActionSettings:
     translate_target: str = option("newFile", choices=("newFile", "replace"), help="newFile or replace")
     run_generated_tests: bool = option(True, help="record generated tests' expected values by running the function in a sandbox")
     test_timeout_s: float = option(20, lo=1, hi=600, help="sandbox timeout")
+    # Verified translation (model/tasks/verify.py): samples until one is verified.
+    translate_candidates: int = option(4, lo=1, hi=16, help="translation candidates at most (the first greedy)")
+    translate_budget_s: float = option(90, lo=1, hi=3600, help="no new translation candidate after this many seconds")
+    verify_min_inputs: int = option(5, lo=1, hi=60, help="distinct agreeing inputs for a translation to count as verified")
+    code_candidates: int = option(3, lo=1, hi=16, help="code-from-comment candidates at most (the first greedy)")
 
 
 @dataclass

@@ -33,8 +33,10 @@ class CleanTextEngine:
             request = dataclasses.replace(request, prefix=clean(request.prefix), suffix=clean(request.suffix))
         return self.inner.complete(request, cancel)
 
-    def generate(self, messages: Any, cancel: Any = None, max_tokens: int = 512) -> Any:
+    def generate(self, messages: Any, cancel: Any = None, max_tokens: int = 512, temperature: float = 0.0) -> Any:
         messages = [{**m, "content": clean(m["content"])} if isinstance(m.get("content"), str) else m for m in messages]
+        if temperature:
+            return self.inner.generate(messages, cancel, max_tokens, temperature=temperature)
         return self.inner.generate(messages, cancel, max_tokens)
 
     def score(self, text: str, cancel: Any = None) -> Any:

@@ -48,12 +48,17 @@ def not_ready(ls: "WingmanServer") -> bool:
 
 
 async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage], max_tokens: int = 768,
-                   language: str | None = None) -> str | None:
-    """The reply's text, or None when cancelled or failed (the user has been told why)."""
+                   language: str | None = None, *, temperature: float = 0.0, progress: Any = None,
+                   label: str = "") -> str | None:
+    """The reply's text, or None when cancelled or failed (the user has been told why).
+    With `progress` (one begun by the caller, which also ends it: several samples share one),
+    this reports on it under `label` and leaves it open unless cancelled or failed."""
     engine = ls.host.engine
     if engine is None:
         return None
-    progress = await ls.begin_progress(title, "generating", cancellable=True)
+    own = progress is None
+    if own:
+        progress = await ls.begin_progress(title, "generating", cancellable=True)
     loop = asyncio.get_running_loop()
 
     # Between tokens a local engine's generation is a suspended generator over its own KV-cache
@@ -63,14 +68,15 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
 
     def run(cancel: Any) -> str:
         parts: list[str] = []
-        stream = engine.generate(messages, cancel, max_tokens)
+        stream = (engine.generate(messages, cancel, max_tokens, temperature=temperature) if temperature
+                  else engine.generate(messages, cancel, max_tokens))
         try:
             for i, delta in enumerate(stream):
                 parts.append(delta)
                 if interleave:
                     ls.worker.run_urgent(GENERATION)
                 if i % 8 == 7:
-                    loop.call_soon_threadsafe(progress.report, f"{sum(map(len, parts))} characters")
+                    loop.call_soon_threadsafe(progress.report, f"{label}{sum(map(len, parts))} characters")
                 if cancel.cancelled or ("`" in delta and prompts.block_closed("".join(parts), language)):
                     break  # what follows a closed code block is chatter: stop paying for it
         finally:
@@ -99,7 +105,8 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
     if job.token.cancelled:
         progress.end("cancelled")
         return None
-    progress.end("done")
+    if own:
+        progress.end("done")
     return reply
 
 

@@ -3,21 +3,30 @@
 Two shapes are recognised: a Python function whose body is only a docstring (or `pass` / `...`
 under a comment), and, in any language, a comment line with nothing but blank lines after it
 at the cursor. The generated code replaces the empty body, or goes under the comment.
+
+Checked as a translation is (model/tasks/examples.py): up to `actions.codeCandidates` candidates
+(the first greedy), each in the file as it would be after the edit; it must parse, and the
+docstring's examples run against it in the sandbox. Sampling stops at a candidate that parses and
+passes every example; else the best one is written. The message says what was checked.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ast
 import re
 import textwrap
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from server import edits
 from server.documents import Snapshot
 from server.features.commands import CODE_FROM_COMMENT, position_args
-from server.generation import apply, generate, not_ready, tell
-from model.tasks import prompts, pysource
+from lsprotocol import types
+
+from server.generation import apply, generate, not_ready, on_request_cancelled, tell
+from model.tasks import examples, prompts, pysource
 
 if TYPE_CHECKING:
     from server.server import WingmanServer
@@ -85,6 +94,60 @@ def _body_from_reply(code: str, target: Target) -> str:
     return textwrap.dedent(code).strip("\n")
 
 
+def _check(snap: Snapshot, target: Target, new_text: str) -> examples.CodeCheck:
+    after = snap.text[:target.start] + new_text + snap.text[target.end:]
+    if snap.language_id == "python":
+        fn = target.function
+        return examples.check_python(after, fn.name if fn else None, fn.node if fn else None)
+    return examples.check_other(prompts.canonical(snap.language_id), snap.text, after)
+
+
+def _insertion(reply: str, snap: Snapshot, target: Target) -> str:
+    body = _body_from_reply(prompts.extract_code(reply, snap.language_id), target)
+    if not body.strip():
+        return ""
+    new_text = "\n" + textwrap.indent(body, target.indent, lambda ln: True)
+    return "\n".join(ln.rstrip() for ln in new_text.split("\n"))
+
+
+async def candidates(ls: "WingmanServer", snap: Snapshot, target: Target):
+    """(insertion text, its check, candidates tried), or None when cancelled or failed."""
+    a = ls.settings.actions
+    n = a.code_candidates
+    progress = await ls.begin_progress("Wingman: writing code", "generating", cancellable=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    progress.on_cancel(lambda: loop.call_soon_threadsafe(stop.set))
+    on_request_cancelled(ls, lambda: loop.call_soon_threadsafe(stop.set))
+    messages = prompts.code_from_comment(snap.text[:target.start], target.stub, snap.language_id)
+    t0 = time.perf_counter()
+    best: tuple | None = None
+    tried = 0
+    while tried < n and (tried == 0 or time.perf_counter() - t0 < a.translate_budget_s) and not stop.is_set():
+        label = f"candidate {tried + 1}/{n}: "
+        reply = await generate(ls, "", messages, max_tokens=384, language=snap.language_id, progress=progress,
+                               label=label, temperature=0.0 if tried == 0 else 0.7)
+        if reply is None or stop.is_set():
+            progress.end("cancelled")
+            return None
+        tried += 1
+        text = _insertion(reply, snap, target)
+        if not text.strip():
+            progress.report(f"{label}no code")
+            continue
+        check = await asyncio.to_thread(_check, snap, target, text)
+        progress.report(f"{label}{check.describe()}", int(100 * tried / n))
+        if best is None or check.score > best[1].score:
+            best = (text, check)
+        if check.complete:
+            break  # it parses (or cannot be parsed here) and every example passes: nothing better to find
+    if stop.is_set():
+        progress.end("cancelled")
+        return None
+    progress.end("done")
+    return (best[0], best[1], tried) if best else ("", None, tried)
+
+
 def register(server: "WingmanServer") -> None:
     @server.command(CODE_FROM_COMMENT)
     async def code_from_comment(ls, *args: Any) -> dict | None:
@@ -96,17 +159,16 @@ def register(server: "WingmanServer") -> None:
         if target is None:
             tell(ls, "Wingman: put the cursor on a comment or docstring above an empty body.")
             return None
-        reply = await generate(ls, "Wingman: writing code",
-                               prompts.code_from_comment(snap.text[:target.start], target.stub, snap.language_id),
-                               max_tokens=384,
-                               language=snap.language_id)
-        if reply is None:
+        got = await candidates(ls, snap, target)
+        if got is None:
             return None
-        body = _body_from_reply(prompts.extract_code(reply, snap.language_id), target)
-        if not body.strip():
+        new_text, check, tried = got
+        if not new_text.strip():
             tell(ls, "Wingman: the model returned no code.")
             return {"applied": False, "text": ""}
-        new_text = "\n" + textwrap.indent(body, target.indent, lambda ln: True)
-        new_text = "\n".join(ln.rstrip() for ln in new_text.split("\n"))
+        kind = types.MessageType.Info if check.parses is not False and check.passed == check.examples \
+            else types.MessageType.Warning
+        tell(ls, f"Wingman: code from comment: {check.describe()} ({tried} candidate{'s' if tried != 1 else ''}).", kind)
         applied = await apply(ls, edits.replace(ls, snap, target.start, target.end, new_text), "Code from comment")
-        return {"applied": applied, "uri": uri, "text": new_text}
+        return {"applied": applied, "uri": uri, "text": new_text, "parses": check.parses,
+                "examples": check.examples, "examplesPassed": check.passed, "candidates": tried}

@@ -16,11 +16,12 @@ from training.evaluate.holes import _rng
 HUMANEVAL_MAX_TOKENS = 384
 
 
-def generate(engine, messages: list[ChatMessage], max_tokens: int, language: str) -> str:
+def generate(engine, messages: list[ChatMessage], max_tokens: int, language: str, temperature: float = 0.0) -> str:
     """The reply to the server's own prompt, up to the end of its first code block in `language`
     (the rest is not used, so not waited for: as server/generation.py does)."""
     text = ""
-    stream = engine.generate(messages, CancelToken(), max_tokens=max_tokens)
+    stream = (engine.generate(messages, CancelToken(), max_tokens=max_tokens, temperature=temperature) if temperature
+              else engine.generate(messages, CancelToken(), max_tokens=max_tokens))
     try:
         for piece in stream:
             text += piece
@@ -167,6 +168,7 @@ def js_program(code: str, asserts: list[str]) -> str:
 
 
 def run_js(program: str) -> tuple[int, str]:
+    """A node script in the sandbox; (asserts passed, the error when none did)."""
     node = sandbox.node_executable()
     if node is None:
         raise RuntimeError("the translation task needs node on PATH")
@@ -178,19 +180,22 @@ def run_js(program: str) -> tuple[int, str]:
     return 0, (r.stderr.strip().splitlines() or ["no result"])[-1][:300]
 
 
+def heldout_pass(language: str, code: str, asserts: list[str]) -> tuple[int, str]:
+    """The held-out tests (converted to JavaScript asserts) on a candidate; TypeScript runs as
+    the pinned tsc emits it."""
+    from model.tasks import differential
+
+    script, why = differential.to_javascript(language, code)
+    if script is None:
+        return 0, why
+    return run_js(js_program(script, asserts))
+
+
 def run_translate(engine, ctx: EvalContext) -> dict:
-    fns = [(f, js_cases(f.name, f.cases)) for f in ctx.functions()]
-    fns = [(f, a) for f, a in fns if len(a) >= 2]
-    fns = fns if ctx.limit is None else fns[: ctx.limit]
-    samples = []
-    for i, (f, asserts) in enumerate(fns):
-        reply = generate(engine, prompts.translate(f.source, "python", "javascript"), 768, "javascript")
-        code = prompts.extract_code(reply, "javascript")
-        passed, error = run_js(js_program(code, asserts))
-        samples.append({"id": f.id, "function": f.name, "reply": reply, "asserts": len(asserts), "passed": passed,
-                        "all_passed": passed == len(asserts), "error": error})
-        if (i + 1) % 5 == 0:
-            ctx.log(f"  translate: {i + 1}/{len(fns)}")
-    m = {"n": len(samples), "pass_rate": metrics.mean([float(s["all_passed"]) for s in samples]),
-         "assert_pass_rate": (sum(s["passed"] for s in samples) / sum(s["asserts"] for s in samples)) if samples else None}
-    return {"metrics": m, "samples": samples, "samples_digest": digest([f.id for f, _ in fns])}
+    """Python -> each target in `ctx.translate["targets"]`: today's single greedy sample and the
+    verified translation (model/tasks/verify.py, the server's loop) in the same run, candidate 0
+    being that same greedy sample. Every candidate is also scored by the held-out tests, so the
+    report has what the user is shown, how often "verified" is wrong, and the curve over N."""
+    from training.evaluate import translate_eval
+
+    return translate_eval.run(engine, ctx, generate, heldout_pass, js_cases)

@@ -21,6 +21,7 @@ class EvalContext:
     seed: int = 1234
     budget: int = 1024  # prompt tokens, as the server's default
     run_repo_tests: bool = True
+    translate: dict = field(default_factory=dict)  # the translate task's targets, candidates, budget_s
     log: Callable[[str], None] = field(default=lambda msg: print(msg, file=sys.stderr, flush=True))
     _cache: dict = field(default_factory=dict, repr=False)
 

@@ -38,6 +38,7 @@ class EvalOptions:
     repo_tests: bool = True  # score infilling by the repositories' own tests too
     compare: list[str] = field(default_factory=list)  # earlier report.json files to add
     command: list[str] = field(default_factory=list)  # recorded in the report
+    translate: dict = field(default_factory=dict)  # targets, candidates, budget_s (training/evaluate/translate_eval.py)
 
 
 def _load(options: EvalOptions, cand: Candidate):
@@ -91,14 +92,14 @@ def evaluate(options: EvalOptions, log=lambda m: print(m, file=sys.stderr, flush
     else:
         repos = []
     ctx = EvalContext(repos=repos, limit=options.limit, seed=options.seed, budget=options.budget,
-                      run_repo_tests=options.repo_tests, log=log)
+                      run_repo_tests=options.repo_tests, log=log, translate=options.translate)
     out = Path(options.out)
     rep = {
         "wingman_eval": 1,
         "created": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": options.command,
         "settings": {"tasks": tasks, "limit": options.limit, "seed": options.seed, "budget": options.budget,
-                     "repo_tests": options.repo_tests},
+                     "repo_tests": options.repo_tests, "translate": options.translate},
         "heldout": [r.key for r in repos],
         "sandbox": sandbox.capabilities([sandbox.python_executable(), sandbox.node_executable() or "node"]),
         "candidates": [],

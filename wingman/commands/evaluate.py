@@ -41,6 +41,10 @@ def add(sub: argparse._SubParsersAction, name: str) -> None:
                    help="use these source trees as held-out repositories instead of the manifest")
     p.add_argument("--budget", type=int, default=1024, help="prompt token budget per completion")
     p.add_argument("--no-repo-tests", action="store_true", help="score infilling by exact match only")
+    p.add_argument("--translate-targets", default="javascript",
+                   help="comma-separated targets of the translate task (javascript, typescript)")
+    p.add_argument("--translate-candidates", type=int, default=4, help="candidates per translation (N)")
+    p.add_argument("--translate-budget", type=float, default=90.0, help="seconds per translation before no new sample")
     p.add_argument("--fake-spec", default=None, help="JSON for the fake engine (tests)")
     add_engine_flags(p, only=("backend", "device", "quantize", "dtype", "threads", "remote_url", "remote_model",
                               "remote_api_key", "max_context"))
@@ -82,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         tasks=[t.strip() for t in args.tasks.split(",") if t.strip()], limit=args.limit or None, seed=args.seed,
         out=args.out, manifest=args.manifest, repos=args.repo, budget=args.budget, repo_tests=not args.no_repo_tests,
         compare=args.compare, command=[Path(sys.argv[0]).name, *sys.argv[1:]],
+        translate={"targets": [t.strip() for t in args.translate_targets.split(",") if t.strip()],
+                   "candidates": args.translate_candidates, "budget_s": args.translate_budget},
     )
     try:
         evaluate(options)
