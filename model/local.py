@@ -99,7 +99,8 @@ class LocalEngine:
     def _fim_ids(self, request: CompletionRequest, budget: int) -> tuple[list[int], str]:
         """The prompt's ids and, with token healing (model/healing.py), the text of the last
         token, dropped from the prompt because it may be a fragment."""
-        ids, heal = self.builder.build(request.prefix, request.suffix, budget).ids, ""
+        ids, heal = self.builder.build(request.prefix, request.suffix, budget, request.context, request.repo_name,
+                                       request.repo_path or request.path).ids, ""
         if self.template.ends_with_prefix() and len(ids) > 1 and ids[-1] not in self.builder.markers.values():
             heal = self.tok.decode(ids[-1:])
             ids = ids[:-1]

@@ -42,6 +42,9 @@ class CompletionSettings:
     busy_after_ms: int = option(400, lo=0, hi=60000, help="send wingman/busy when a request waits longer than this")
     adaptive: bool = option(True, help="narrow the prompt window when the full one cannot be ready in time, "
                                        "and widen it in the background")
+    context: bool = option(True, help="repository context: definitions and snippets from other open, recently "
+                                      "edited and imported files, before the prompt (server/context.py)")
+    context_index: bool = option(True, help="index the workspace folder to resolve imports to files (server/repo_index.py)")
 
 
 @dataclass

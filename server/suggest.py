@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 from dataclasses import replace
 
 from model.types import CompletionRequest
+from model.tasks.window import WindowConfig
 from server.busy import BusyNotice
 from server.cache import SuggestionCache
+from server.context import Contexts
 from server.documents import Snapshot
 from server.worker import COMPLETION, WARM
 
@@ -46,6 +48,7 @@ class Suggester:
         self.waiters: dict[str, asyncio.Future] = {}  # uri -> the pending request's debounce wait
         self.inflight: dict[str, Any] = {}  # uri -> the running model call's worker Job
         self.loading_notices: dict[str, BusyNotice] = {}  # uri -> "waiting for the model to load"
+        self.contexts = Contexts(server)  # repository context (server/context.py)
         server.documents.closed.append(self.forget)
 
     def forget(self, uri: str) -> None:
@@ -150,8 +153,22 @@ class Suggester:
         engine = ls.host.engine
         if engine is None:
             return None
+        captured = self.contexts.capture(snap) if settings.context else None
+        sent = {"request": request}
+
+        def run(cancel):
+            # On the inference thread: the context is selected there, off the event loop.
+            if captured is not None:
+                try:
+                    chosen = self.contexts.select(captured, offset, int(request.budget * WindowConfig().context_share))
+                    sent["request"] = replace(request, context=chosen.files, repo_name=chosen.repo_name,
+                                              repo_path=chosen.repo_path)
+                except Exception as exc:  # noqa: BLE001 - without context, the completion still comes
+                    log.warning("repository context failed: %r", exc)
+            return engine.complete(sent["request"], cancel)
+
         # Same key for the same document: this cancels the previous, superseded request's decoding.
-        job = ls.worker.submit(COMPLETION, lambda cancel: engine.complete(request, cancel), key=("complete", uri))
+        job = ls.worker.submit(COMPLETION, run, key=("complete", uri))
         self.inflight[uri] = job
         try:
             waiting = asyncio.wrap_future(job.future)
@@ -164,7 +181,7 @@ class Suggester:
             # at this place is fast; the full window is then warmed in the background.
             job.token.abandon()
             if settings.adaptive:
-                self._warm(engine, request, uri)
+                self._warm(engine, sent["request"], uri)
             return None
         except asyncio.CancelledError:
             job.cancel()  # $/cancelRequest, or superseded: stop decoding now
@@ -179,7 +196,7 @@ class Suggester:
             if self.inflight.get(uri) is job:
                 del self.inflight[uri]
         if completions and completions[0].narrowed and settings.adaptive:
-            self._warm(engine, request, uri)
+            self._warm(engine, sent["request"], uri)
         if not completions or _moved(ls, snap):
             return None  # nothing worth showing, or the document moved on: drop it
         best = completions[0]
