@@ -30,6 +30,8 @@ from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, 
 
 
 class LocalEngine:
+    branches = True  # alternatives branch on the first token from the cached prompt (model/completion.py)
+
     def __init__(self, backbone, tokenizer, template: FimTemplate, info: EngineInfo) -> None:
         self.backbone = backbone
         self.tok = tokenizer
@@ -131,7 +133,8 @@ class LocalEngine:
             return  # too late to show: the prefill is kept, the decoding is not paid for
         generated: list[int] = []
         healing = self.healer.start(heal) if heal else None
-        for tok, lp in self.decoder.tokens(slot, logits, request.max_tokens, cancel, request.temperature, healing):
+        for tok, lp in self.decoder.tokens(slot, logits, request.max_tokens, cancel, request.temperature, healing,
+                                           first_rank=gen.rank):
             if tok in self.stop_ids:
                 gen.finish = "eos"
                 return

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dataclasses import replace
 
+from model import gate
 from model.types import CompletionRequest
 from model.tasks.window import WindowConfig
 from server.busy import BusyNotice
@@ -38,6 +39,7 @@ class Suggestion:
     text: str  # to insert at the cursor
     mode: str
     cached: bool  # served from the type-ahead cache, no model call
+    alternatives: tuple[str, ...] = ()  # more candidates, best first, after `text`
 
 
 class Suggester:
@@ -50,6 +52,7 @@ class Suggester:
         self.loading_notices: dict[str, BusyNotice] = {}  # uri -> "waiting for the model to load"
         self.contexts = Contexts(server)  # repository context (server/context.py)
         server.documents.closed.append(self.forget)
+        server.settings_listeners.append(lambda _settings: self.cache.clear())
 
     def forget(self, uri: str) -> None:
         self.cache.forget(uri)
@@ -125,7 +128,8 @@ class Suggester:
         suffix_line = suffix.split("\n", 1)[0]
         mine = self._supersede(uri)
 
-        hit = self.cache.lookup(uri, prefix, suffix_line)
+        # An explicit request with alternatives asks the model: the cache holds one answer only.
+        hit = None if (invoked and settings.alternatives > 1) else self.cache.lookup(uri, prefix, suffix_line)
         if hit is not None:
             return Suggestion(snap, offset, hit, "cached", cached=True)
         notice = BusyNotice(ls, uri, settings.busy_after_ms)
@@ -149,6 +153,7 @@ class Suggester:
             prefix=prefix, suffix=suffix, language=snap.language_id, path=snap.path, mode=settings.mode,  # type: ignore[arg-type]
             max_tokens=settings.max_tokens, budget=settings.prompt_budget,
             time_budget_ms=max(left_ms, 1.0) if (deadline_ms and settings.adaptive) else 0.0,
+            n=settings.alternatives if (invoked or settings.alternatives_on == "always") else 1,
         )
         engine = ls.host.engine
         if engine is None:
@@ -199,11 +204,21 @@ class Suggester:
             self._warm(engine, sent["request"], uri)
         if not completions or _moved(ls, snap):
             return None  # nothing worth showing, or the document moved on: drop it
-        best = completions[0]
-        if not best.text:
+        shown = self._gate(completions, sent["request"], snap.language_id, invoked)
+        if not shown:
             return None
+        best = shown[0]
         self.cache.put(uri, prefix, suffix_line, best.text)
-        return Suggestion(snap, offset, best.text, best.mode, cached=False)
+        return Suggestion(snap, offset, best.text, best.mode, cached=False,
+                          alternatives=tuple(c.text for c in shown[1:]))
+
+    def _gate(self, completions, request: CompletionRequest, language: str, invoked: bool) -> list:
+        """The candidates the confidence gate lets through (model/gate.py), best first."""
+        settings = self.server.settings.completion
+        context = "".join(code for _path, code in request.context)
+        return [c for c in completions if c.text and gate.decide(
+            c.text, c.confidence, request.prefix, request.suffix, settings.gate_threshold, language, context,
+            invoked, settings.gate_comments).show]
 
 
 def _moved(ls: "WingmanServer", snap: Snapshot) -> bool:

@@ -120,3 +120,35 @@ def test_index_survives_bad_input_and_stays_bounded(tmp_path):
         assert idx.read("locked.py") is None  # unreadable
     assert idx.read("gone.py") is None  # deleted (or never there)
     assert idx.memory_bytes() < 200_000
+
+
+def test_alternatives_on_explicit_requests_and_the_gate(tmp_path):
+    async def body():
+        from server.suggest import Suggester
+
+        ls = create_server()
+        ls.apply_settings({"completion": {"debounceMs": 0, "alternatives": 3, "gateThreshold": 0.3}}, initial=True)
+        ls.host.engine = Recording(completion="total / len(values)\n",
+                                   alternatives=["total / len(values)", "math.gmean(values)\n", "sum(values) / n\n",
+                                                 "total / max(1, len(values))\n"])
+        ls.host.state = "ready"
+        try:
+            uri = (tmp_path / "stats.py").as_uri()
+            text = "import math\n\n\ndef mean(values):\n    total = sum(values)\n    n = len(values)\n    return "
+            ls.documents.open(uri, "python", 1, text)
+            sug = Suggester(ls)
+            s = await sug.suggest(uri, 6, 11, invoked=True)
+            # Distinct after trimming (the duplicate is skipped), ranked, gated: math.gmean does not exist.
+            assert s.text == "total / len(values)"
+            assert s.alternatives == ("sum(values) / n",)
+            assert ls.host.engine.requests[-1].n == 3
+            other = (tmp_path / "stats2.py").as_uri()
+            ls.documents.open(other, "python", 1, text)
+            s = await sug.suggest(other, 6, 11, invoked=False)  # typing: one candidate, computed alone
+            assert ls.host.engine.requests[-1].n == 1 and s.alternatives == () and not s.cached
+            ls.apply_settings({"completion": {"debounceMs": 0, "gateThreshold": 0.95}}, initial=True)
+            assert await sug.suggest(uri, 6, 11, invoked=True) is None  # nothing is that confident
+        finally:
+            ls.worker.stop()
+
+    asyncio.run(body())
