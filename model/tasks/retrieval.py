@@ -34,6 +34,7 @@ STOP = frozenset(keyword.kwlist) | {"self", "cls", "None", "True", "False", "ret
 QUERY_LINES = 12  # lines above the cursor that make the query
 WINDOW_LINES, WINDOW_STRIDE = 16, 8
 MAX_DEF_LINES = 24  # a definition longer than this is shown by its head (signature, docstring)
+MAX_OTHER_IMPORTS = 8  # imported names not used near the cursor whose definitions are looked up
 
 
 def identifiers(text: str) -> list[str]:
@@ -229,6 +230,17 @@ def select(prefix: str, suffix: str, others: Sequence[tuple[str, str]], resolve:
                 for a in _ordered(attrs):
                     if a in sub_defs:
                         add(sub[0], sub_defs[a])
+    # Then the other names this file imports from the workspace, the most recently used first:
+    # the file's imports say what it works with, even where the lines near the cursor do not.
+    if resolve is not None:
+        uses = {n: prefix.rfind(n) for n in imported if imported[n].name is not None and n not in wanted_set}
+        for local in sorted(uses, key=lambda n: -uses[n])[:MAX_OTHER_IMPORTS]:
+            imp = imported[local]
+            found = resolve(imp.module, imp.name)
+            if found is not None:
+                texts.setdefault(found[0], found[1])
+                if imp.name in (defs := definitions(found[1])):
+                    add(found[0], defs[imp.name])
     # Star imports and other open files: definitions of the names used here and defined there.
     for module in star_imports(prefix + suffix):
         if resolve is not None and (found := resolve(module, None)) is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from model.config import EngineConfig
 
-TASKS = ("line", "infill", "humaneval", "tests", "translate", "latency")
+TASKS = ("line", "infill", "humaneval", "tests", "translate", "latency", "crossfile")
 
 
 @dataclass
@@ -56,10 +56,11 @@ def _load(options: EvalOptions, cand: Candidate):
 def run_tasks(engine, ctx, tasks: list[str], log, on_done=None) -> dict:
     """Run `tasks` in order; `on_done(task, result)` after each (the report is rewritten then, so
     a long run that stops early keeps what it finished)."""
-    from training.evaluate import codegen, completion, latency
+    from training.evaluate import codegen, completion, crossfile, latency
 
     runners = {"line": completion.run_line, "infill": completion.run_infill, "humaneval": codegen.run_humaneval,
-               "tests": codegen.run_gentests, "translate": codegen.run_translate, "latency": latency.run_latency}
+               "tests": codegen.run_gentests, "translate": codegen.run_translate, "latency": latency.run_latency,
+               "crossfile": crossfile.run_crossfile}
     results = {}
     for t in tasks:
         log(f"[{t}]")
