@@ -84,7 +84,7 @@ def evaluate(options: EvalOptions, log=lambda m: print(m, file=sys.stderr, flush
     unknown = set(tasks) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {','.join(TASKS)}")
-    needs_repos = set(tasks) & {"line", "infill", "tests", "translate", "latency"}
+    needs_repos = set(tasks) & {"line", "infill", "tests", "translate", "latency", "crossfile"}
     if options.repos:
         repos = [heldout.local_repo(r) for r in options.repos]
     elif needs_repos:
