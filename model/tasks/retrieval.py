@@ -18,6 +18,7 @@ files change.
 from __future__ import annotations
 
 import ast
+import functools
 import keyword
 import math
 import re
@@ -81,9 +82,11 @@ def star_imports(text: str) -> list[str]:
     return [m.group(1) for m in _FROM.finditer(text) if m.group(2).strip() == "*"]
 
 
+@functools.lru_cache(maxsize=64)
 def definitions(text: str) -> dict[str, str]:
     """Top-level functions, classes and constants of a Python file: name -> its source, a long
-    function cut to its head and a class to its head and its methods' signatures."""
+    function cut to its head and a class to its head and its methods' signatures. Cached by the
+    text (a str caches its hash): an unchanged file is parsed once. Callers must not mutate it."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -152,6 +155,11 @@ def windows(path: str, text: str, size: int = WINDOW_LINES, stride: int = WINDOW
         if len(out) >= max_windows:
             break
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _windows_tokens(path: str, text: str) -> tuple[tuple[Snippet, list[str]], ...]:
+    return tuple((w, identifiers(w.text)) for w in windows(path, text))
 
 
 def bm25(query: list[str], docs: Sequence[list[str]], k1: float = 1.2, b: float = 0.75) -> list[float]:
@@ -258,9 +266,10 @@ def select(prefix: str, suffix: str, others: Sequence[tuple[str, str]], resolve:
                 add(path, defs[name])
     # 2. The windows most like the lines around the cursor.
     q = identifiers(query)
-    snippets = [s for p, t in texts.items() for s in windows(p, t)]
+    indexed = [pair for p, t in texts.items() for pair in _windows_tokens(p, t)]
+    snippets = [s for s, _ in indexed]
     if q and snippets and used < max_chars:
-        scores = bm25(q, [identifiers(s.text) for s in snippets])
+        scores = bm25(q, [toks for _, toks in indexed])
         best = sorted(range(len(snippets)), key=lambda i: (-scores[i], snippets[i].path, snippets[i].start_line))
         taken = 0
         for i in best:

@@ -152,3 +152,36 @@ def test_alternatives_on_explicit_requests_and_the_gate(tmp_path):
             ls.worker.stop()
 
     asyncio.run(body())
+
+
+def test_imports_resolve_through_the_index_of_a_bad_workspace_and_completions_keep_coming(tmp_path, monkeypatch):
+    async def body():
+        from server.context import Contexts
+        from server.suggest import Suggester
+
+        _tree(tmp_path, 300)
+        (tmp_path / "geo").mkdir()
+        (tmp_path / "geo" / "__init__.py").write_text("")
+        (tmp_path / "geo" / "shapes.py").write_text(SHAPES)
+        os.symlink(tmp_path, tmp_path / "geo" / "loop")
+        (tmp_path / "geo" / "blob.py").write_bytes(b"\x00" * 1000)
+        monkeypatch.setattr(Contexts, "_root", lambda self, path: str(tmp_path))
+        ls = _server()
+        try:
+            sug = Suggester(ls)
+            uri = (tmp_path / "app.py").as_uri()
+            text = "from geo.shapes import zorblax_area\n\n\ndef total(ps):\n    return sum(zorblax_area(p) for p in ps) + "
+            ls.documents.open(uri, "python", 1, text)
+            first = await sug.suggest(uri, 4, len(text.rsplit("\n", 1)[-1]), invoked=True)
+            assert first is not None  # while the index is still walking, or not: an answer comes
+            assert sug.contexts.indexes[str(tmp_path)].done.wait(60)
+            ls.documents.open(uri, "python", 2, text + " ")
+            s = await sug.suggest(uri, 4, len(text.rsplit("\n", 1)[-1]) + 1, invoked=True)
+            assert s is not None
+            request = ls.host.engine.requests[-1]
+            assert [p for p, _ in request.context] == ["geo/shapes.py"]  # resolved from the disk
+            assert request.repo_path == "app.py"
+        finally:
+            ls.worker.stop()
+
+    asyncio.run(body())
