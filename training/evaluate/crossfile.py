@@ -29,7 +29,7 @@ from training.evaluate.heldout import Repo
 
 CALIBRATE = ("funcy", "glom")  # validation packages: the gate's threshold is chosen on these
 TARGET_SHOWN = 0.5
-MAX_TOKENS = 48
+MAX_TOKENS = 24  # one line: the stop rules end it at the newline, well before this
 THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 ALTERNATIVES = 3
 
@@ -72,7 +72,7 @@ def _cross_names(repo: Repo, path: str, text: str, modules: dict[str, str]) -> s
 
 def select(repos: list[Repo], limit: int | None, seed: int) -> list[tuple[Hole, str]]:
     """(hole, split) pairs: split is "validation" for CALIBRATE packages, else "test". Holes of
-    both kinds alternate, in a seeded order, `limit` per split."""
+    both kinds, in a seeded order: `limit` for the test split, half as many for validation."""
     per: dict[str, list[tuple[Hole, str]]] = {"validation": [], "test": []}
     for repo in repos:
         split = "validation" if repo.name in CALIBRATE else "test"
@@ -109,7 +109,8 @@ def select(repos: list[Repo], limit: int | None, seed: int) -> list[tuple[Hole, 
     for split, items in per.items():
         rng = _rng(seed, "crossfile", split)
         rng.shuffle(items)
-        out.extend(items[:limit] if limit else items)
+        n = (limit if split == "test" else max(1, limit // 2)) if limit else None
+        out.extend(items[:n] if n else items)
     return out
 
 
@@ -120,16 +121,20 @@ def context_for(repo: Repo, hole: Hole, modules: dict[str, str], budget: int):
 
 
 def run_crossfile(engine, ctx: EvalContext) -> dict:
+    """Each hole without, then with context. Holes run in file order, all without context first:
+    consecutive holes of one file then share most of their prompt, and the KV cache with it."""
     repos = {r.key: r for r in ctx.repos}
-    holes = select(ctx.repos, ctx.limit, ctx.seed)
+    holes = sorted(select(ctx.repos, ctx.limit, ctx.seed), key=lambda hs: (hs[0].repo, hs[0].path, hs[0].line))
     modules = {k: _modules(r) for k, r in repos.items()}
     samples = []
-    for i, (h, split) in enumerate(holes):
-        repo = repos[h.repo]
-        files = context_for(repo, h, modules[h.repo], ctx.budget)
-        s = h.to_json() | {"split": split, "context_files": [p for p, _ in files],
-                           "context_chars": sum(len(c) for _, c in files)}
-        for label, context in (("plain", ()), ("context", files)):
+    for h, split in holes:
+        files = context_for(repos[h.repo], h, modules[h.repo], ctx.budget)
+        samples.append(h.to_json() | {"split": split, "context_files": [p for p, _ in files],
+                                      "context_chars": sum(len(c) for _, c in files), "_files": files, "_hole": h})
+    for label in ("plain", "context"):
+        for i, s in enumerate(samples):
+            h, repo = s["_hole"], repos[s["_hole"].repo]
+            context = s["_files"] if label == "context" else ()
             req = CompletionRequest(prefix=h.prefix, suffix=h.suffix, path=h.path, mode="single",
                                     max_tokens=MAX_TOKENS, budget=ctx.budget, context=tuple(context),
                                     repo_name=repo.name, repo_path=h.path)
@@ -146,16 +151,17 @@ def run_crossfile(engine, ctx: EvalContext) -> dict:
             }
             if label == "context":
                 # Any of N: the greedy answer is always among the N, so the others are only
-                # needed when it is wrong (they share its cached prompt).
+                # needed when it is wrong (they share its cached prompt, just computed).
                 if s[label]["exact_match"]:
                     s[label]["any_of_n"] = True
                 else:
                     alts = engine.complete(replace(req, n=ALTERNATIVES), CancelToken())
                     s[label]["any_of_n"] = any(metrics.exact_match(c.text, h.target) for c in alts)
                     s[label]["alternatives"] = [c.text for c in alts]
-        samples.append(s)
-        if (i + 1) % 10 == 0:
-            ctx.log(f"  crossfile: {i + 1}/{len(holes)}")
+            if (i + 1) % 10 == 0:
+                ctx.log(f"  crossfile {label}: {i + 1}/{len(samples)}")
+    for s in samples:
+        del s["_files"], s["_hole"]
     m = summarize(samples)
     curves = {"test": m.pop("curve_test"), "validation": m.pop("curve_validation")}
     return {"metrics": m, "curves": curves, "samples": samples, "samples_digest": digest([h.id for h, _ in holes])}
