@@ -91,13 +91,20 @@ class Decoder:
 
     # ---- one step --------------------------------------------------------------------------
     @staticmethod
-    def next_token(logits: torch.Tensor, temperature: float = 0.0, allowed: torch.Tensor | None = None) -> tuple[int, float]:
-        """(token, its log-probability) from one row of logits (V,)."""
+    def next_token(logits: torch.Tensor, temperature: float = 0.0, allowed: torch.Tensor | None = None,
+                   rank: int = 0) -> tuple[int, float]:
+        """(token, its log-probability) from one row of logits (V,); `rank` > 0: the rank-th most
+        likely instead of the most likely (an alternative's first token)."""
         logprobs = logits.log_softmax(-1)
         if allowed is not None:
             masked = torch.full_like(logprobs, -math.inf)
             masked[allowed] = logprobs[allowed]
             logprobs = masked
+        if rank > 0:
+            top = logprobs.topk(rank + 1)
+            if math.isinf(float(top.values[rank])):
+                return int(top.indices[0]), float(top.values[0])  # fewer allowed tokens than that
+            return int(top.indices[rank]), float(top.values[rank])
         if temperature > 0:
             tok = int(torch.multinomial((logprobs / temperature).softmax(-1), 1))
         else:
@@ -132,11 +139,13 @@ class Decoder:
 
     # ---- the loop --------------------------------------------------------------------------
     def tokens(self, slot: Slot, logits: torch.Tensor, max_new: int, cancel: CancelToken,
-               temperature: float = 0.0, healing: Healing | None = None) -> Iterator[tuple[int, float]]:
-        """Yield (token, log-probability); the next step runs only if the caller asks for more."""
+               temperature: float = 0.0, healing: Healing | None = None, first_rank: int = 0) -> Iterator[tuple[int, float]]:
+        """Yield (token, log-probability); the next step runs only if the caller asks for more.
+        `first_rank`: the first token is the first_rank-th most likely, then greedy (alternatives)."""
         produced = 0
         while produced < max_new:
-            tok, lp = self.next_token(logits, temperature, healing.allowed() if healing else None)
+            tok, lp = self.next_token(logits, temperature, healing.allowed() if healing else None,
+                                      first_rank if produced == 0 else 0)
             if healing is not None and healing.active:
                 healing.advance(tok)
             yield tok, lp

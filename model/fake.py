@@ -37,6 +37,8 @@ class FakeEngine:
     # Seconds a "prefill" of a prompt not cached yet takes: like the real engine, a prefix already
     # prefilled (by a completion, or by `warm`) costs nothing; cancelling stops it, abandoning not.
     prefill_s: float = 0.0
+    # Alternatives' model output (model/completion.py): the rank-th one for rank 1, 2, ...
+    alternatives: list[str] = field(default_factory=list)
     calls: int = 0
     prefilled: str | None = None
     stop_strings: tuple[str, ...] = ()
@@ -45,7 +47,8 @@ class FakeEngine:
     @classmethod
     def from_spec(cls, spec: dict | None) -> "FakeEngine":
         spec = dict(spec or {})
-        known = {"completion", "reply", "replies", "surprising", "delay_s", "delayS", "prefill_s", "prefillS"}
+        known = {"completion", "reply", "replies", "surprising", "delay_s", "delayS", "prefill_s", "prefillS",
+                 "alternatives"}
         unknown = set(spec) - known
         if unknown:
             raise ValueError(f"unknown fakeEngine keys: {sorted(unknown)}")
@@ -53,6 +56,10 @@ class FakeEngine:
             if camel in spec:
                 spec[snake] = spec.pop(camel)
         return cls(**spec)
+
+    @property
+    def branches(self) -> bool:
+        return bool(self.alternatives)
 
     def _prefill(self, request: CompletionRequest, cancel: CancelToken | None) -> bool:
         """False when cancelled before the simulated prefill finished."""
@@ -88,6 +95,10 @@ class FakeEngine:
         if not self._pause(cancel):
             return
         gen.finish = "eos"
+        if gen.rank:  # an alternative: less likely than the greedy answer
+            if gen.rank <= len(self.alternatives):
+                yield self.alternatives[gen.rank - 1].replace("{n}", str(self.calls)), math.log(0.9) - 0.1 * gen.rank
+            return
         yield self.completion.replace("{n}", str(self.calls)), math.log(0.9)
 
     def generate(

@@ -30,6 +30,8 @@ from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, 
 
 
 class LocalEngine:
+    branches = True  # alternatives branch on the first token from the cached prompt (model/completion.py)
+
     def __init__(self, backbone, tokenizer, template: FimTemplate, info: EngineInfo) -> None:
         self.backbone = backbone
         self.tok = tokenizer
@@ -99,7 +101,8 @@ class LocalEngine:
     def _fim_ids(self, request: CompletionRequest, budget: int) -> tuple[list[int], str]:
         """The prompt's ids and, with token healing (model/healing.py), the text of the last
         token, dropped from the prompt because it may be a fragment."""
-        ids, heal = self.builder.build(request.prefix, request.suffix, budget).ids, ""
+        ids, heal = self.builder.build(request.prefix, request.suffix, budget, request.context, request.repo_name,
+                                       request.repo_path or request.path).ids, ""
         if self.template.ends_with_prefix() and len(ids) > 1 and ids[-1] not in self.builder.markers.values():
             heal = self.tok.decode(ids[-1:])
             ids = ids[:-1]
@@ -130,7 +133,8 @@ class LocalEngine:
             return  # too late to show: the prefill is kept, the decoding is not paid for
         generated: list[int] = []
         healing = self.healer.start(heal) if heal else None
-        for tok, lp in self.decoder.tokens(slot, logits, request.max_tokens, cancel, request.temperature, healing):
+        for tok, lp in self.decoder.tokens(slot, logits, request.max_tokens, cancel, request.temperature, healing,
+                                           first_rank=gen.rank):
             if tok in self.stop_ids:
                 gen.finish = "eos"
                 return

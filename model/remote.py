@@ -89,7 +89,9 @@ class RemoteEngine:
     def stream_fim(self, request: CompletionRequest, budget: int, gen: completion.Generation,
                    cancel: CancelToken) -> Iterator[tuple[str, float | None]]:
         t0 = time.perf_counter()
-        prompt = "".join(self.builder.build(request.prefix, request.suffix, int(budget * CHARS_PER_TOKEN)).pieces)
+        # The same repository context as the local engine's, rendered as text.
+        prompt = "".join(self.builder.build(request.prefix, request.suffix, int(budget * CHARS_PER_TOKEN), request.context,
+                                            request.repo_name, request.repo_path or request.path).pieces)
         # logprobs: the sampled tokens' log-probabilities, for the confidence (llama-server reads
         # it as n_probs; vLLM and the OpenAI API as the legacy field).
         body = {"model": self.model, "prompt": prompt, "max_tokens": request.max_tokens,

@@ -66,6 +66,13 @@ class CompletionRequest:
     # How long the answer may take, in ms (0: no limit). An engine that cannot prefill the whole
     # window in time sends a narrower one (model/local.py) and widens it later (`warm`).
     time_budget_ms: float = 0.0
+    # Repository context (model/tasks/repo_context.py): (path, code) of other files or parts of
+    # them, the most useful first; the repository's name; this file's path within it.
+    context: tuple[tuple[str, str], ...] = ()
+    repo_name: str = ""
+    repo_path: str = ""
+    # Candidates wanted (model/completion.py: alternatives); the first is the greedy one.
+    n: int = 1
 
 
 @dataclass

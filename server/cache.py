@@ -43,6 +43,10 @@ class SuggestionCache:
                 return e.text[len(typed):]
         return None
 
+    def clear(self) -> None:
+        """Settings changed: an answer computed under the old ones is not reused."""
+        self._entries.clear()
+
     def forget(self, uri: str) -> None:
         for key in [k for k in self._entries if k[0] == uri]:
             del self._entries[key]

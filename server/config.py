@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.config import EngineConfig
+from model.gate import COMMENT_THRESHOLD as GATE_COMMENTS
+from model.gate import DEFAULT_THRESHOLD as GATE_THRESHOLD
 from model.configs import Problem, camel, option, structure, unstructure
 
 # The default threshold on a token's natural-log probability under which it is hinted.
@@ -42,6 +44,17 @@ class CompletionSettings:
     busy_after_ms: int = option(400, lo=0, hi=60000, help="send wingman/busy when a request waits longer than this")
     adaptive: bool = option(True, help="narrow the prompt window when the full one cannot be ready in time, "
                                        "and widen it in the background")
+    context: bool = option(True, help="repository context: definitions and snippets from other open, recently "
+                                      "edited and imported files, before the prompt (server/context.py)")
+    context_index: bool = option(True, help="index the workspace folder to resolve imports to files (server/repo_index.py)")
+    alternatives: int = option(3, lo=1, hi=8, help="candidates per explicit request (editors cycle through them; "
+                                                   "cycling asks explicitly); typing requests compute one")
+    alternatives_on: str = option("invoked", choices=("invoked", "always"),
+                                  help="when alternatives are computed: on explicit requests only, or on every one")
+    gate_threshold: float = option(GATE_THRESHOLD, lo=0, hi=1,
+                                   help="the confidence gate (model/gate.py): a suggestion scoring lower is not shown")
+    gate_comments: float = option(GATE_COMMENTS, lo=0, hi=1,
+                                  help="the gate's bar inside comments and strings, unless the request is explicit")
 
 
 @dataclass

@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from dataclasses import replace
 
+from model import gate
 from model.types import CompletionRequest
+from model.tasks.window import WindowConfig
 from server.busy import BusyNotice
 from server.cache import SuggestionCache
+from server.context import Contexts
 from server.documents import Snapshot
 from server.worker import COMPLETION, WARM
 
@@ -36,6 +39,7 @@ class Suggestion:
     text: str  # to insert at the cursor
     mode: str
     cached: bool  # served from the type-ahead cache, no model call
+    alternatives: tuple[str, ...] = ()  # more candidates, best first, after `text`
 
 
 class Suggester:
@@ -46,7 +50,9 @@ class Suggester:
         self.waiters: dict[str, asyncio.Future] = {}  # uri -> the pending request's debounce wait
         self.inflight: dict[str, Any] = {}  # uri -> the running model call's worker Job
         self.loading_notices: dict[str, BusyNotice] = {}  # uri -> "waiting for the model to load"
+        self.contexts = Contexts(server)  # repository context (server/context.py)
         server.documents.closed.append(self.forget)
+        server.settings_listeners.append(lambda _settings: self.cache.clear())
 
     def forget(self, uri: str) -> None:
         self.cache.forget(uri)
@@ -122,7 +128,8 @@ class Suggester:
         suffix_line = suffix.split("\n", 1)[0]
         mine = self._supersede(uri)
 
-        hit = self.cache.lookup(uri, prefix, suffix_line)
+        # An explicit request with alternatives asks the model: the cache holds one answer only.
+        hit = None if (invoked and settings.alternatives > 1) else self.cache.lookup(uri, prefix, suffix_line)
         if hit is not None:
             return Suggestion(snap, offset, hit, "cached", cached=True)
         notice = BusyNotice(ls, uri, settings.busy_after_ms)
@@ -146,12 +153,27 @@ class Suggester:
             prefix=prefix, suffix=suffix, language=snap.language_id, path=snap.path, mode=settings.mode,  # type: ignore[arg-type]
             max_tokens=settings.max_tokens, budget=settings.prompt_budget,
             time_budget_ms=max(left_ms, 1.0) if (deadline_ms and settings.adaptive) else 0.0,
+            n=settings.alternatives if (invoked or settings.alternatives_on == "always") else 1,
         )
         engine = ls.host.engine
         if engine is None:
             return None
+        captured = self.contexts.capture(snap) if settings.context else None
+        sent = {"request": request}
+
+        def run(cancel):
+            # On the inference thread: the context is selected there, off the event loop.
+            if captured is not None:
+                try:
+                    chosen = self.contexts.select(captured, offset, int(request.budget * WindowConfig().context_share))
+                    sent["request"] = replace(request, context=chosen.files, repo_name=chosen.repo_name,
+                                              repo_path=chosen.repo_path)
+                except Exception as exc:  # noqa: BLE001 - without context, the completion still comes
+                    log.warning("repository context failed: %r", exc)
+            return engine.complete(sent["request"], cancel)
+
         # Same key for the same document: this cancels the previous, superseded request's decoding.
-        job = ls.worker.submit(COMPLETION, lambda cancel: engine.complete(request, cancel), key=("complete", uri))
+        job = ls.worker.submit(COMPLETION, run, key=("complete", uri))
         self.inflight[uri] = job
         try:
             waiting = asyncio.wrap_future(job.future)
@@ -164,7 +186,7 @@ class Suggester:
             # at this place is fast; the full window is then warmed in the background.
             job.token.abandon()
             if settings.adaptive:
-                self._warm(engine, request, uri)
+                self._warm(engine, sent["request"], uri)
             return None
         except asyncio.CancelledError:
             job.cancel()  # $/cancelRequest, or superseded: stop decoding now
@@ -179,14 +201,24 @@ class Suggester:
             if self.inflight.get(uri) is job:
                 del self.inflight[uri]
         if completions and completions[0].narrowed and settings.adaptive:
-            self._warm(engine, request, uri)
+            self._warm(engine, sent["request"], uri)
         if not completions or _moved(ls, snap):
             return None  # nothing worth showing, or the document moved on: drop it
-        best = completions[0]
-        if not best.text:
+        shown = self._gate(completions, sent["request"], snap.language_id, invoked)
+        if not shown:
             return None
+        best = shown[0]
         self.cache.put(uri, prefix, suffix_line, best.text)
-        return Suggestion(snap, offset, best.text, best.mode, cached=False)
+        return Suggestion(snap, offset, best.text, best.mode, cached=False,
+                          alternatives=tuple(c.text for c in shown[1:]))
+
+    def _gate(self, completions, request: CompletionRequest, language: str, invoked: bool) -> list:
+        """The candidates the confidence gate lets through (model/gate.py), best first."""
+        settings = self.server.settings.completion
+        context = "".join(code for _path, code in request.context)
+        return [c for c in completions if c.text and gate.decide(
+            c.text, c.confidence, request.prefix, request.suffix, settings.gate_threshold, language, context,
+            invoked, settings.gate_comments).show]
 
 
 def _moved(ls: "WingmanServer", snap: Snapshot) -> bool:

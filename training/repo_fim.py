@@ -8,9 +8,9 @@ that sends it keeps its KV cache (the completion-context issue). Context files a
 file imports (Python `import` / `from`, JavaScript/TypeScript `import` / `require` of relative
 paths), else its neighbours in the same directory; each is cut at a line to fit `context_tokens`.
 
-TODO(completion-context): the serving side renders this context in model/tasks/window.py (branch
-completion-context). When it lands, `render_context` must become a call to that shared renderer,
-so training and serving send the same bytes; until then this is the format, implemented here.
+The format itself (`render_context`, `file_header`, `fit`) is model/tasks/repo_context.py's, the
+one the server sends, so training and serving render the same bytes; the choice of files differs
+(here: what the file imports; the server: model/tasks/retrieval.py over what the editor has open).
 """
 
 from __future__ import annotations
@@ -18,21 +18,14 @@ from __future__ import annotations
 import posixpath
 import re
 
-REPO_NAME, FILE_SEP, FILENAME = "<repo_name>", "<file_sep>", "<filename>"
+from model.tasks.repo_context import FILE_SEP, FILENAME, REPO_NAME, file_header, fit, render_context
+
+__all__ = ["REPO_NAME", "FILE_SEP", "FILENAME", "render_context", "file_header", "fit", "repo_context"]
+
 
 _PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w*, ()]+)|import\s+([\w., ]+))", re.MULTILINE)
 _JS_IMPORT = re.compile(r"""(?:from\s+|require\(\s*|import\(\s*|import\s+)['"](\.{1,2}/[^'"]+)['"]""")
 JS_EXTS = (".ts", ".tsx", ".js", ".mjs", ".cjs", ".jsx", ".mts")
-
-
-def render_context(repo_name: str, files: list[tuple[str, str]]) -> str:
-    """`<repo_name>NAME` then `<file_sep><filename>PATH\\nCODE` per context file."""
-    return REPO_NAME + repo_name + "".join(f"{FILE_SEP}{FILENAME}{path}\n{code}" for path, code in files)
-
-
-def file_header(path: str) -> str:
-    """What introduces the file under the cursor, right before its FIM prompt."""
-    return f"{FILE_SEP}{FILENAME}{path}\n"
 
 
 def _python_module(path: str) -> str:
@@ -89,24 +82,6 @@ def context_files(path: str, text: str, repo: dict[str, str], max_files: int) ->
         family = (".py", ".pyi") if ext in (".py", ".pyi") else JS_EXTS if ext in JS_EXTS else (ext,)
         chosen = [p for p in paths if p != path and posixpath.dirname(p) == folder and p.endswith(family)][:max_files]
     return chosen
-
-
-def fit(code: str, limit: int, count) -> str:
-    """The longest head of `code`, cut at a line end, whose token count is within `limit`."""
-    if limit <= 0:
-        return ""
-    code = code[: limit * 8]  # no token of code is longer than 8 characters in practice
-    if count(code) <= limit:
-        return code
-    lines = code.splitlines(keepends=True)
-    lo, hi = 0, len(lines)
-    while lo < hi:  # binary search on the number of lines
-        mid = (lo + hi + 1) // 2
-        if count("".join(lines[:mid])) <= limit:
-            lo = mid
-        else:
-            hi = mid - 1
-    return "".join(lines[:lo])
 
 
 def repo_context(repo_name: str, path: str, text: str, repo: dict[str, str], context_tokens: int, max_files: int,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from model.fim import FimTemplate
+from model.tasks.repo_context import MARKERS, ContextFile, ContextPiece, ContextRenderer
 
 # No token of code is longer than this many characters in practice: text further from the
 # cursor than limit * MAX_CHARS_PER_UNIT can never fit, so it is never encoded.
@@ -60,6 +61,9 @@ class CharEncoder:
 class WindowConfig:
     suffix_share: float = 0.25
     step_lines: int = 32
+    # Repository context's share of the budget, at most (model/tasks/repo_context.py); what it
+    # leaves unused goes to the prefix, so a prompt without context is the plain FIM prompt.
+    context_share: float = 0.4
 
 
 @dataclass
@@ -136,6 +140,7 @@ class FimPrompt:
     ids: list[int]
     pieces: list[str]  # the prompt's text, marker by marker (what training renders)
     window: Window
+    context: ContextPiece | None = None  # the repository context before the FIM prompt, if any
 
     @property
     def prefix_start_line(self) -> int:
@@ -158,11 +163,14 @@ class FimPromptBuilder:
         self.template = template
         self.config = config
         self.markers = markers if markers is not None else {t: -1 for t in template.special_tokens}
+        self.context = ContextRenderer(enc, {m: -1 for m in MARKERS})
 
     @classmethod
     def for_tokenizer(cls, tokenizer, template: FimTemplate, config: WindowConfig = WindowConfig()) -> "FimPromptBuilder":
         markers = {t: tokenizer.convert_tokens_to_ids(t) for t in template.special_tokens}
-        return cls(TokenizerEncoder(tokenizer), template, markers, config)
+        builder = cls(TokenizerEncoder(tokenizer), template, markers, config)
+        builder.context = ContextRenderer.for_tokenizer(builder.enc, tokenizer)
+        return builder
 
     def window(self, prefix: str, suffix: str, budget: int) -> Window:
         t = self.template
@@ -175,10 +183,17 @@ class FimPromptBuilder:
                                           self.config.step_lines)
         return Window(piece, suffix_piece, start, kept, cut)
 
-    def build(self, prefix: str, suffix: str, budget: int) -> FimPrompt:
-        w = self.window(prefix, suffix, budget)
-        ids: list[int] = []
-        pieces: list[str] = []
+    def build(self, prefix: str, suffix: str, budget: int, context: tuple[ContextFile, ...] = (),
+              repo_name: str = "", path: str = "") -> FimPrompt:
+        """`context`: other files (or parts of them) in priority order; rendered before the FIM
+        prompt within `context_share` of the budget, the rest of which the windows share."""
+        ctx = None
+        if context:
+            ctx = self.context.render(repo_name, context, path or "untitled", int(budget * self.config.context_share))
+            ctx = ctx if ctx.ids else None
+        w = self.window(prefix, suffix, budget - (len(ctx.ids) if ctx else 0))
+        ids: list[int] = list(ctx.ids) if ctx else []
+        pieces: list[str] = list(ctx.pieces) if ctx else []
         # The template lays out its slots; sentinels tell the windows' slots from its markers.
         for slot in self.template.pieces(_PREFIX, _SUFFIX):
             piece = w.prefix if slot is _PREFIX else w.suffix if slot is _SUFFIX else None
@@ -188,7 +203,7 @@ class FimPromptBuilder:
             elif slot:
                 ids.append(self.markers[slot])
                 pieces.append(slot)
-        return FimPrompt(ids, pieces, w)
+        return FimPrompt(ids, pieces, w, ctx)
 
 
 _PREFIX, _SUFFIX = "\x00prefix", "\x00suffix"

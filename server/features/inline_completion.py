@@ -36,8 +36,10 @@ def register(server: "WingmanServer", suggester: Suggester) -> None:
         ls.telemetry.count("shown", s.snap.language_id, s.mode)
         line, character = s.snap.position(s.offset)
         here = types.Position(line=line, character=character)
-        item = types.InlineCompletionItem(
-            insert_text=s.text, range=types.Range(start=here, end=here),
+        # The best candidate first, then the alternatives: editors cycle through them
+        # (VS Code: editor.action.inlineSuggest.showNext/showPrevious).
+        items = [types.InlineCompletionItem(
+            insert_text=text, range=types.Range(start=here, end=here),
             command=accept_command(s.snap.language_id, s.mode),
-        )
-        return types.InlineCompletionList(items=[item])
+        ) for text in (s.text, *s.alternatives)]
+        return types.InlineCompletionList(items=items)

@@ -28,6 +28,10 @@ METRICS = [
      lambda s: float(bool(s["tests"])) if s.get("kind") == "multi" and s.get("tests") is not None else None),
     ("humaneval", "HumanEval pass@1", lambda s: float(s["passed"])),
     ("translate", "Python→JavaScript, all asserts pass", lambda s: float(s["all_passed"])),
+    ("crossfile", "Cross-file EM, without context",
+     lambda s: float(s["plain"]["exact_match"]) if s.get("split") == "test" else None),
+    ("crossfile", "Cross-file EM, with context",
+     lambda s: float(s["context"]["exact_match"]) if s.get("split") == "test" else None),
 ]
 
 

@@ -18,6 +18,10 @@ def add(sub: argparse._SubParsersAction, name: str) -> None:
                    help="time llama.cpp (make llamacpp) on the same GGUF in the same run, and print the ratios")
     b.add_argument("--gguf", default=None, help="with --against-llamacpp: the GGUF (default: the base model's)")
     b.add_argument("--prompt-tokens", type=int, default=512, help="with --against-llamacpp: llama-bench's -p")
+    b.add_argument("--context", action="store_true",
+                   help="repository context, the gate and alternatives against the plain keystroke path "
+                        "(model/context_bench.py), and the workspace index under bad input")
+    b.add_argument("--index-files", type=int, default=50_000, help="with --context: files in the index's workspace")
     b.set_defaults(func=run)
 
 
@@ -26,6 +30,18 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from model.bench import run_bench
+
+    if args.context:
+        from model import context_bench
+        from model.factory import load_engine
+        from server import index_bench
+
+        result = context_bench.run(load_engine(engine_config(args)))
+        result["index"] = index_bench.measure(args.index_files)
+        context_bench.print_table(result)
+        if args.out:
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        return 0
 
     if args.against_llamacpp:
         from model import yardstick

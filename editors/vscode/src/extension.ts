@@ -333,6 +333,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('wingman.vscode.toggleInlineCompletion', toggleInlineCompletion),
     vscode.commands.registerCommand('wingman.vscode.showLog', () => output.show(true)),
     vscode.commands.registerCommand('wingman.vscode.acceptInlineSuggestion', acceptInlineSuggestion),
+    // The server answers an explicit request with its alternatives; VS Code's own cycling asks
+    // explicitly, so these only name the standard commands in Wingman's palette.
+    vscode.commands.registerCommand('wingman.vscode.nextSuggestion',
+      () => vscode.commands.executeCommand('editor.action.inlineSuggest.showNext')),
+    vscode.commands.registerCommand('wingman.vscode.previousSuggestion',
+      () => vscode.commands.executeCommand('editor.action.inlineSuggest.showPrevious')),
     vscode.commands.registerCommand('wingman.vscode.restart', async () => {
       await stopClient();
       await startClient(context);

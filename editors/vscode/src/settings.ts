@@ -26,6 +26,9 @@ export function serverOptions(cfg: WorkspaceConfiguration = workspace.getConfigu
       debounceMs: get('completion.debounceMs'),
       promptBudget: get('completion.promptBudget'),
       fallback: get('completion.fallback'),
+      context: get('completion.context'),
+      alternatives: get('completion.alternatives'),
+      gateThreshold: get('completion.gateThreshold'),
     },
     diagnostics: {
       enabled: get('diagnostics.enabled'),

@@ -295,6 +295,10 @@ function M.cycle(bufnr, delta)
   if #s.items > 1 then
     s.index = (s.index - 1 + delta) % #s.items + 1
     render(bufnr, s)
+  else
+    -- A typing request brings one candidate; the server computes alternatives for an
+    -- explicit one (as VS Code asks when it cycles).
+    M.request(bufnr, TRIGGER_INVOKED)
   end
 end
 

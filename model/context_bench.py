@@ -1,0 +1,122 @@
+"""`wingman bench --context`: what repository context, the confidence gate and alternatives cost
+a keystroke, measured in the same run against the single-candidate path without context.
+
+- keystrokes: a line typed character by character in examples/stats.py (as model/bench.py
+  does), completed after every third character; `plain` is today's path (no context, one
+  candidate, no gate), `context` selects the context (model/tasks/retrieval.py) from two other
+  open files on every keystroke, sends it, and gates the answer (model/gate.py). Percentiles
+  include the keystrokes the gate answers with nothing.
+- context change: once warm, another file is opened whose definitions enter the context: the
+  prompt is re-prefilled from the context onward.
+- alternatives: an explicit request at a warm cursor with N candidates against one.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from model import gate
+from model.tasks import retrieval
+from model.types import CompletionRequest
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parent.parent / "examples"
+OPEN = ('"""Summaries built on stats.py."""\n\nfrom stats import mean, median, standard_deviation\n\n\n'
+        'def summary(values):\n    """Mean, median and spread of the values."""\n'
+        '    return {"mean": mean(values), "median": median(values), "sd": standard_deviation(values)}\n\n\n'
+        'def zscores(values):\n    m, sd = mean(values), standard_deviation(values)\n    return [(v - m) / sd for v in values]\n')
+NEW_FILE = ('def clamp_all(values, low, high):\n    """Every value clamped into [low, high]."""\n'
+            '    return [min(max(v, low), high) for v in values]\n\n\ndef clamp_ratio(value, low, high):\n'
+            '    return (clamp_all([value], low, high)[0] - low) / (high - low)\n')
+
+
+def _stats(ms: list[float]) -> dict:
+    ms = sorted(ms)
+    return {"p50_ms": statistics.median(ms), "p90_ms": ms[max(0, int(len(ms) * 0.9) - 1)], "n": len(ms)}
+
+
+def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD) -> dict:
+    src = (EXAMPLES / "stats.py").read_text()
+    cut = src.index("def clamp(")
+    typed = "def clamp(value: float, low: float, high: float) -> float:"
+    suffix = "\n\n" + src[cut + len(typed):]
+    others = [("summary.py", OPEN), ("unfinished.py", (EXAMPLES / "unfinished.py").read_text())]
+
+    def request(i: int, context=(), n: int = 1) -> CompletionRequest:
+        return CompletionRequest(prefix=src[:cut] + typed[:i], suffix=suffix, mode="single", max_tokens=16,
+                                 path="stats.py", repo_path="stats.py", repo_name="examples", context=context, n=n)
+
+    out: dict = {}
+    for label in ("plain", "context"):
+        engine.complete(request(1, retrieval.select(src[:cut], suffix, others) if label == "context" else ()))  # warm
+        ms, shown, ctx_ms, tokens = [], 0, [], []
+        for i in range(1, len(typed) + 1, 3):
+            t0 = time.perf_counter()
+            req = request(i)
+            if label == "context":
+                t1 = time.perf_counter()
+                files = retrieval.select(req.prefix, req.suffix, others)
+                ctx_ms.append((time.perf_counter() - t1) * 1000)
+                req = request(i, files)
+            got = engine.complete(req)
+            if label == "context":
+                ctext = "".join(c for _, c in req.context)
+                got = [c for c in got if gate.decide(c.text, c.confidence, req.prefix, req.suffix, threshold,
+                                                     context=ctext).show]
+            ms.append((time.perf_counter() - t0) * 1000)
+            shown += bool(got)
+            if got:
+                tokens.append(got[0].timings.prompt_tokens)
+        out[label] = _stats(ms) | {"shown_rate": shown / len(ms),
+                                   "prompt_tokens_mean": statistics.mean(tokens) if tokens else 0}
+        if ctx_ms:
+            out[label]["selection_ms_p50"] = statistics.median(ctx_ms)
+    out["added_p50_ms"] = out["context"]["p50_ms"] - out["plain"]["p50_ms"]
+
+    # A context change: a new file opens whose definitions the cursor's line uses.
+    i = len(typed)
+    before = retrieval.select(request(i).prefix, suffix, others)
+    engine.complete(request(i, before))  # warm at this cursor
+    after = retrieval.select(request(i).prefix + "\n    return clamp_all(", suffix,
+                             others + [("ranges.py", NEW_FILE)])
+    req = CompletionRequest(prefix=request(i).prefix + "\n    return clamp_all(", suffix=suffix, mode="single",
+                            max_tokens=16, path="stats.py", repo_path="stats.py", repo_name="examples", context=after)
+    t0 = time.perf_counter()
+    got = engine.complete(req)
+    out["context_change"] = {"ms": (time.perf_counter() - t0) * 1000,
+                             "prompt_tokens": got[0].timings.prompt_tokens if got else None,
+                             "cached_tokens": got[0].timings.cached_tokens if got else None,
+                             "changed": before != after}
+
+    # Alternatives at a warm cursor: N candidates against one.
+    files = retrieval.select(request(i).prefix, suffix, others)
+    engine.complete(request(i, files))
+    one, many = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        engine.complete(request(i, files))
+        one.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        got = engine.complete(request(i, files, n=alternatives))
+        many.append((time.perf_counter() - t0) * 1000)
+    out["alternatives"] = {"n": alternatives, "one_ms": statistics.median(one), "n_ms": statistics.median(many),
+                           "candidates": len(got)}
+    return out
+
+
+def print_table(r: dict) -> None:
+    p, c = r["plain"], r["context"]
+    print(f"{'keystrokes':12} {'p50 ms':>8} {'p90 ms':>8} {'shown':>6} {'prompt tok':>11}")
+    for k, v in (("plain", p), ("context+gate", c)):
+        print(f"{k:12} {v['p50_ms']:8.0f} {v['p90_ms']:8.0f} {v['shown_rate']:6.0%} {v['prompt_tokens_mean']:11.0f}")
+    print(f"added to warm keystroke p50: {r['added_p50_ms']:+.0f} ms (selection p50 {c.get('selection_ms_p50', 0):.1f} ms)")
+    cc = r["context_change"]
+    print(f"context change (a new file opened): {cc['ms']:.0f} ms, {cc['cached_tokens']} of {cc['prompt_tokens']} "
+          f"prompt tokens reused")
+    a = r["alternatives"]
+    print(f"explicit request, {a['n']} candidates: {a['n_ms']:.0f} ms against {a['one_ms']:.0f} ms for one "
+          f"({a['candidates']} distinct)")
+    if "index" in r:
+        ix = r["index"]
+        print(f"workspace index: {ix['files']} files in {ix['scan_s']:.1f} s, ~{ix['memory_bytes'] / 1e6:.1f} MB "
+              f"(tracemalloc peak {ix['tracemalloc_peak_bytes'] / 1e6:.1f} MB); bad input: {ix['bad_input']}")

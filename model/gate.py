@@ -1,0 +1,203 @@
+"""The confidence gate: whether a candidate is worth showing at all.
+
+A small model is often unsure, and a wrong suggestion costs the user a look and an Escape
+(JetBrains' filter in front of its local model: about +50% acceptance). Each candidate gets a
+score in 0..1 — the model's own mean token probability, lowered by what the text shows:
+
+- it does not parse where the file around it did (Python, through `ast`), or its brackets close
+  more than the line opened, or its indentation is off the block's;
+- it repeats the line above, or only closes a bracket (nothing the user could not type);
+- it uses a name that is nowhere in scope: not in the file, its context, the builtins, nor bound
+  by the candidate itself; or an attribute that an imported standard module lacks
+  (`math.gmean`).
+
+Below the threshold (a setting, calibrated by `wingman eval`: training/evaluate/README.md)
+nothing is shown. Inside a comment or a string the bar is higher unless the user asked.
+
+A backend without log-probabilities reports NO_CONFIDENCE (model/completion.py, 0.5): the gate
+then works from the checks alone, which only lower the score.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import re
+import sys
+from dataclasses import dataclass, field
+
+from model.stops import CLOSERS, OPENERS
+
+DEFAULT_THRESHOLD = 0.0  # replaced by the calibrated value (server/config.py holds the setting)
+COMMENT_THRESHOLD = 0.6  # inside comments and strings, unless invoked
+_IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
+_ATTR = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
+_BOUND = re.compile(r"(?:\bfor\s+([\w, ]+?)\s+in\b|\b(?:def|class)\s+(\w+)|\b(\w+)\s*(?::[^=]*)?=(?!=)|\bas\s+(\w+)|"
+                    r"\blambda\s+([\w, *]*):)")
+KNOWN = frozenset(dir(builtins)) | frozenset(keyword.kwlist) | {"self", "cls", "__name__", "__file__", "match", "case", "_"}
+FACTORS = {  # how much each finding lowers the score
+    "repeats_line_above": 0.05, "only_closes": 0.3, "unbalanced": 0.3, "does_not_parse": 0.35,
+    "indentation": 0.5, "unknown_name": 0.5, "missing_attribute": 0.05,
+}
+
+
+@dataclass
+class Verdict:
+    score: float
+    show: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def in_comment_or_string(prefix: str, language: str = "python") -> bool:
+    """Is the cursor inside a comment or a string? By the cursor's line (and open triple quotes)."""
+    line = prefix.rsplit("\n", 1)[-1]
+    if language == "python" and (prefix.count('"""') % 2 or prefix.count("'''") % 2):
+        return True
+    quote = None
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if quote:
+            if ch == "\\":
+                i += 1
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'`":
+            quote = ch
+        elif ch == "#" and language in ("python", "shellscript", "ruby", "yaml", "toml"):
+            return True
+        elif line.startswith("//", i) and language not in ("python",):
+            return True
+        i += 1
+    return quote is not None
+
+
+def _parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+        return True
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+
+
+def _depth(s: str) -> int:
+    d = 0
+    for ch in s:
+        if ch in OPENERS:
+            d += 1
+        elif ch in CLOSERS:
+            d -= 1
+    return d
+
+
+def _names_in_scope(prefix: str, suffix: str, context: str) -> set[str]:
+    return set(_IDENT.findall(prefix)) | set(_IDENT.findall(suffix)) | set(_IDENT.findall(context))
+
+
+def _bound_by(text: str) -> set[str]:
+    out: set[str] = set()
+    for groups in _BOUND.findall(text):
+        for g in groups:
+            out.update(n.strip(" *") for n in g.split(",") if n.strip(" *"))
+    return out
+
+
+def findings(text: str, prefix: str, suffix: str, language: str = "python", context: str = "") -> list[str]:
+    """What lowers this candidate's score (keys of FACTORS)."""
+    out: list[str] = []
+    line_before = prefix.rsplit("\n", 1)[-1]
+    line_after = suffix.split("\n", 1)[0]
+    first = (line_before + text.split("\n", 1)[0]).strip()
+    above = next((ln.strip() for ln in reversed(prefix.split("\n")[:-1]) if ln.strip()), "")
+    if first and first == above:
+        out.append("repeats_line_above")
+    if text.strip() and all(ch in CLOSERS + ";,: " for ch in text.strip()):
+        out.append("only_closes")
+    # Brackets: the completed line may close what it (or the lines before) opened, no more.
+    opened = max(0, _depth(prefix[-2000:]))
+    if _depth(text) + opened < 0 or (_depth(text + line_after) + opened < 0 <= _depth(line_after) + opened):
+        out.append("unbalanced")
+    if "\n" in text and language == "python":
+        indents = [len(ln) - len(ln.lstrip()) for ln in text.split("\n")[1:] if ln.strip()]
+        if any(i % 2 for i in indents) and not any(i % 2 for i in _file_indents(prefix)):
+            out.append("indentation")
+    if language == "python" and not in_comment_or_string(prefix, language):  # prose there, not code
+        head, tail = _local(prefix, suffix)
+        if _parses(head + tail) or _parses(head + "pass" + tail):
+            if not _parses(head + text + tail):
+                out.append("does_not_parse")
+        known = _names_in_scope(prefix, suffix, context) | KNOWN | _bound_by(text)
+        used = {m for m in _IDENT.findall(_code_only(text))}
+        # The name being typed is completed by the text: it is known if the whole word is.
+        typed = re.search(r"[A-Za-z_]\w*$", prefix)
+        if typed:
+            whole = typed.group() + re.match(r"\w*", text).group()
+            used.discard(re.match(r"\w*", text).group())
+            if whole not in known:
+                used.add(whole)
+        if used - known:
+            out.append("unknown_name")
+        for mod, attr in _ATTR.findall(line_before[-80:] + text):
+            m = sys.modules.get(mod) if mod in getattr(sys, "stdlib_module_names", ()) else None
+            if m is not None and re.search(rf"^\s*import\s+{mod}\b", prefix, re.M) and not hasattr(m, attr):
+                out.append("missing_attribute")
+                break
+    return out
+
+
+def _local(prefix: str, suffix: str, lines: int = 150) -> tuple[str, str]:
+    """The top-level statement around the cursor: from the last line at column 0 before it to
+    the next one after it. Parsing that, not the whole file, keeps the check to a millisecond."""
+    before = prefix.split("\n")
+    start = len(before) - 1
+    for i in range(len(before) - 2, max(-1, len(before) - 2 - lines), -1):
+        ln = before[i]
+        if ln and not ln[0].isspace() and not ln.startswith(("@", ")", "]", "}", "#")):
+            start = i
+            break
+    else:
+        start = max(0, len(before) - 1 - lines) if len(before) > lines else 0
+    if start and before[start - 1].startswith("@"):
+        while start and before[start - 1].startswith("@"):
+            start -= 1
+    after = suffix.split("\n")
+    end = len(after)
+    for j in range(1, min(len(after), lines)):
+        ln = after[j]
+        if ln and not ln[0].isspace() and not ln.startswith((")", "]", "}", "#", "else", "elif", "except", "finally")):
+            end = j
+            break
+    else:
+        end = min(len(after), lines)
+    return "\n".join(before[start:]), "\n".join(after[:end])
+
+
+def _file_indents(prefix: str) -> list[int]:
+    return [len(ln) - len(ln.lstrip()) for ln in prefix.split("\n")[-200:] if ln.strip()]
+
+
+def _code_only(text: str) -> str:
+    """The candidate without its strings and comments (names there are not references)."""
+    text = re.sub(r"(\"\"\"|''')[\s\S]*?(\1|$)", "", text)
+    text = re.sub(r"(\"|')(?:\\.|(?!\1).)*(\1|$)", "", text)
+    return re.sub(r"#.*", "", text)
+
+
+def score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python",
+          context: str = "") -> tuple[float, list[str]]:
+    reasons = findings(text, prefix, suffix, language, context)
+    s = max(0.0, min(1.0, confidence))
+    for r in reasons:
+        s *= FACTORS[r]
+    return s, reasons
+
+
+def decide(text: str, confidence: float, prefix: str, suffix: str, threshold: float, language: str = "python",
+           context: str = "", invoked: bool = False, comment_threshold: float = COMMENT_THRESHOLD) -> Verdict:
+    s, reasons = score(text, confidence, prefix, suffix, language, context)
+    bar = threshold
+    if not invoked and in_comment_or_string(prefix, language):
+        bar = max(threshold, comment_threshold)
+        reasons = reasons + ["comment_or_string"]
+    return Verdict(s, s >= bar and bool(text.strip()), reasons)
