@@ -45,6 +45,9 @@ def build(split: Split, root: Path, work: Path, tokenizer, seq_len: int, fim_per
     from training.io import ShardWriter, write_json
 
     counts: Counter = Counter()
+    # Samples must fit a training sequence whole (pack cuts longer ones, parting the middle from its
+    # markers): the prompt window is narrowed to 3/4 of it, the rest left for the middle.
+    budget = min(budget, seq_len * 3 // 4)
     ann_dir = work / "annotate"
     cfg = AnnotateConfig(input="", output=str(ann_dir), seed=seed, fim_per_file=fim_per_file, fim_budget=budget,
                          docstring_pairs=False, test_pairs=False)
