@@ -174,11 +174,11 @@ def register(server: "WingmanServer") -> None:
     server.initialize_hooks.append(choose_adapter)
 
     @server.command(LEARN)
-    async def learn(ls: "WingmanServer", *args: Any) -> dict:
+    async def learn(ls, *args: Any) -> dict:
         return await learner.run(learn_args(args))
 
     @server.command(FORGET)
-    def forget(ls: "WingmanServer", *args: Any) -> dict:
+    def forget(ls, *args: Any) -> dict:
         from model import repo_adapters
 
         root = workspace_root(ls)
@@ -188,7 +188,7 @@ def register(server: "WingmanServer") -> None:
         return {"removed": gone}
 
     @server.command(DELETE_LOG)
-    def delete_log(ls: "WingmanServer", *args: Any) -> dict:
+    def delete_log(ls, *args: Any) -> dict:
         from model import acceptance_log
 
         return {"deleted": acceptance_log.delete(), "path": str(acceptance_log.log_path())}
