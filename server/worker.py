@@ -138,6 +138,9 @@ class Worker:
                     job.future.set_exception(error)
                 else:
                     job.future.set_result(result)
+                # Not kept alive by this frame while the next job waits and runs: after a model
+                # swap, `result` was the old engine, held in memory through the new one's load.
+                job = result = error = None
             else:
                 with self._lock:
                     self._running = None

@@ -128,3 +128,72 @@ async def test_learning_a_repository_too_small_leaves_the_model_serving(s: Sessi
         raise AssertionError("bad arguments were accepted")
     except Exception as exc:  # noqa: BLE001 - an Invalid Params error
         assert "minutes must be a number" in str(exc)
+
+
+async def test_the_swap_releases_the_old_engine_before_the_new_one_loads(monkeypatch):
+    """In process: each load finds no earlier engine alive (weak references), so two are never in
+    memory together; a repository adapter that fails to load falls back to the model without it."""
+    import asyncio
+    import gc
+    import weakref
+
+    import model.factory
+    from server.config import Settings
+    from server.engine_host import EngineHost
+    from server.progress import WorkProgress
+    from server.worker import Worker
+
+    alive: list[weakref.ref] = []
+    seen: list[tuple[str | None, int]] = []
+
+    class Engine:
+        info = SimpleNamespace(name="stub")
+
+        def complete(self, request, cancel):
+            return []
+
+    def load_engine(config, progress=None):
+        seen.append((config.adapter, sum(1 for r in alive if r() is not None)))
+        if config.adapter == "/broken":
+            raise RuntimeError("bad adapter")
+        e = Engine()
+        alive.append(weakref.ref(e))
+        return e
+
+    monkeypatch.setattr(model.factory, "load_engine", load_engine)
+    notes, messages = [], []
+
+    class Stub:
+        initialized = True
+        settings = Settings()
+        protocol = SimpleNamespace(notify=lambda method, params: notes.append(dict(params)))
+        worker = Worker()
+
+        async def begin_progress(self, *a, **k):
+            return WorkProgress(None, None)
+
+        def window_show_message(self, params):
+            messages.append(params.message)
+
+    stub = Stub()
+    host = EngineHost(stub)
+    stub.host = host
+    async def settle(want):
+        while not (host.state == "ready" and seen and seen[-1][0] == want and host.engine is not None):
+            await asyncio.wait_for(host.wait_ready(), 60)
+
+    try:
+        host.start(stub.settings)
+        await settle(None)
+        host.use_adapter("/repo-a")
+        await settle("/repo-a")
+        gc.collect()
+        host.use_adapter("/broken")  # fails, then the model without it loads
+        await settle(None)
+    finally:
+        stub.worker.stop()
+    assert [a for a, _ in seen] == [None, "/repo-a", "/broken", None]
+    assert all(n == 0 for _, n in seen), seen  # no engine was alive when the next one loaded
+    assert host.repo_adapter is None and host.serving_adapter is None
+    assert any("did not load" in m and "without it" in m for m in messages), messages
+    assert any("+ repository adapter repo-a ready" in n["message"] for n in notes), notes
