@@ -18,7 +18,7 @@ from server import edits
 from server.features.commands import GENERATE_TESTS, position_args
 from server.generation import apply, generate, not_ready, show, tell
 from model.tasks import prompts, pysource, testgen
-from server.tasks import sandbox
+from model.sandbox import pytest_run as sandbox
 
 if TYPE_CHECKING:
     from server.server import WingmanServer

@@ -92,8 +92,12 @@ def markdown(report: dict) -> str:
 
         lines += paired.markdown(report["paired"], cands[0]["name"])
     sb = report.get("sandbox", {})
-    lines += ["## Sandbox", "", f"network: {sb.get('network')}; limits: {', '.join(sb.get('rlimits', []))}; "
-              f"temporary directory, scrubbed environment, timeout; runs as nobody: {sb.get('drop_to_nobody')}", ""]
+    if "enforced" in sb:  # model/sandbox: each guarantee and how it was enforced on this machine
+        held = [f"{k} ({sb.get('how', {}).get(k) or 'yes'})" for k, v in sb["enforced"].items() if v]
+        lines += ["## Sandbox", "", "enforced: " + ", ".join(held) + ".", *([sb["missing"]] if sb.get("missing") else []), ""]
+    else:  # a report written before the one sandbox
+        lines += ["## Sandbox", "", f"network: {sb.get('network')}; limits: {', '.join(sb.get('rlimits', []))}; "
+                  f"temporary directory, scrubbed environment, timeout; runs as nobody: {sb.get('drop_to_nobody')}", ""]
     if report.get("plots"):
         lines += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in report["plots"]] + [""]
     lines += ["Metrics are fractions of the samples; exact match forgives only trailing whitespace. "

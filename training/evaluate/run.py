@@ -75,7 +75,8 @@ def run_tasks(engine, ctx, tasks: list[str], log, on_done=None) -> dict:
 def evaluate(options: EvalOptions, log=lambda m: print(m, file=sys.stderr, flush=True)) -> dict:
     """Every candidate on the same samples, one after the other; the report is rewritten after
     each task."""
-    from training.evaluate import heldout, report, sandbox
+    from model import sandbox
+    from training.evaluate import heldout, report
     from training.evaluate.context import EvalContext
 
     tasks = options.tasks

@@ -1,0 +1,312 @@
+"""The sandbox's guarantees, one test each. Each test runs a hostile program and checks that it
+was contained, then runs a control with that guarantee's mechanism switched off
+(`sandbox.DISABLED`) and checks that the same program then does escape: so each test fails when
+its guarantee is removed. Where this machine cannot enforce a guarantee, its test skips saying why."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from model import sandbox
+
+ENFORCED, HOW = sandbox.plan()
+
+
+def py(code: str, **kw) -> sandbox.RunResult:
+    return sandbox.run([sys.executable, "main.py"], {"main.py": code}, **kw)
+
+
+def needs(*names: str):
+    missing = [n for n in names if not ENFORCED[n]]
+    return pytest.mark.skipif(bool(missing), reason="; ".join(f"{n} not enforced here: {HOW[n]}" for n in missing))
+
+
+@pytest.fixture
+def without(monkeypatch):
+    """Switch sandbox mechanisms off for a control run."""
+    def off(*mechanisms: str):
+        monkeypatch.setattr(sandbox, "DISABLED", set(mechanisms))
+    return off
+
+
+def test_runs_in_a_fresh_directory_and_reads_files_back():
+    r = py("import os\nopen('out.txt', 'w').write(os.getcwd())\nprint('hi')", read_back=["out.txt"])
+    assert r.ok and r.stdout.strip() == "hi", r.stderr
+    assert "wingman-sandbox-" in r.files["out.txt"]
+    assert not os.path.exists(r.files["out.txt"])  # removed afterwards
+
+
+def test_environment_is_scrubbed(monkeypatch, without):
+    monkeypatch.setenv("WINGMAN_TEST_SECRET", "hunter2")
+    code = "import os\nprint(sorted(os.environ))\nprint(os.environ.get('WINGMAN_TEST_SECRET'))"
+    r = py(code)
+    assert r.ok and "hunter2" not in r.stdout and "WINGMAN_TEST_SECRET" not in r.stdout, r.stderr
+    without("scrub")
+    assert "hunter2" in py(code).stdout
+
+
+@needs("home")
+def test_the_users_home_is_hidden(without):
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)  # the real home, not $HOME
+    planted = home / f".wingman-sandbox-test-{uuid.uuid4().hex}"
+    planted.write_text("the user's secret")
+    code = (f"import os\nprint(os.listdir({str(home)!r}))\n"
+            f"try:\n    print(open({str(planted)!r}).read())\nexcept OSError as e:\n    print('no', e.errno)\n")
+    try:
+        r = py(code)
+        assert r.ok and "the user's secret" not in r.stdout and planted.name not in r.stdout, r.stdout + r.stderr
+        without("jail")
+        assert "the user's secret" in py(code).stdout
+    finally:
+        planted.unlink()
+
+
+@needs("writes")
+def test_writes_outside_the_directory_fail_and_the_project_is_read_only(tmp_path, without):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "a.py").write_text("X = 1\n")
+    marker = f"wingman-sandbox-test-{uuid.uuid4().hex}"
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    targets = [project / "a.py", project / "new.py", Path("/tmp") / marker, Path("/var/tmp") / marker,
+               Path("/dev/shm") / marker, home / marker]
+    targets = [t for t in targets if t.parent.is_dir()]
+    code = (f"print('read', open({str(project / 'a.py')!r}).read().strip())\n"
+            f"for t in {[str(t) for t in targets]!r}:\n"
+            "    try:\n        open(t, 'a').write('escaped')\n        print('wrote', t)\n"
+            "    except OSError as e:\n        print('refused', t, e.errno)\n")
+
+    def escaped() -> list[Path]:
+        return [t for t in targets if t.exists() and "escaped" in t.read_text()]
+
+    try:
+        r = py(code, project=project)
+        assert r.ok and "read X = 1" in r.stdout, r.stdout + r.stderr  # readable at its own path
+        assert escaped() == [], r.stdout  # /tmp and the like are private there, and discarded
+        without("jail")
+        control = py(code, project=project)
+        assert escaped(), control.stdout + control.stderr
+    finally:
+        (project / "a.py").write_text("X = 1\n")
+        for t in targets[1:]:
+            t.unlink(missing_ok=True)
+
+
+@needs("network")
+def test_network_is_cut_off(without):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n"
+            "    print('connected')\nexcept OSError as e:\n    print('refused', e)\n")
+    try:
+        cut = py(code)
+        assert cut.ok and cut.stdout.startswith("refused"), cut.stdout + cut.stderr
+        assert py(code, network=True).stdout.startswith("connected")  # the caller may allow it
+        without("jail")
+        assert py(code).stdout.startswith("connected")
+    finally:
+        server.close()
+        for c in accepted:
+            c.close()
+
+
+FORK = """import os, time
+n = 0
+for _ in range(200):
+    try:
+        if os.fork() == 0:
+            time.sleep(20)
+            os._exit(0)
+        n += 1
+    except OSError:
+        break
+print('forked', n)
+"""
+
+
+@needs("processes")
+def test_fork_bomb_is_bounded(without):
+    r = py(FORK, limits=sandbox.Limits(processes=32, timeout_s=30))
+    n = int(r.stdout.split()[-1])
+    assert n < 32, r.stdout
+    without("cgroup", "rlimits")
+    assert py(FORK, limits=sandbox.Limits(processes=32, timeout_s=30)).stdout.split()[-1] == "200"
+
+
+PY_HOG = """chunks = []
+for i in range(8):
+    chunks.append(b'x' * (100 << 20))  # written, so resident
+print('allocated', len(chunks) * 100)
+"""
+JS_HOG = """const chunks = [];
+for (let i = 0; i < 8; i++) chunks.push(Buffer.alloc(100 << 20, 1));  // outside V8's heap
+console.log('allocated', chunks.length * 100);
+"""
+
+
+def js(code: str, **kw) -> sandbox.RunResult:
+    return sandbox.run([sandbox.node_executable(), "--max-old-space-size=128", "main.js"], {"main.js": code}, **kw)
+
+
+@needs("memory")
+def test_python_memory_is_bounded(without):
+    r = py(PY_HOG, limits=sandbox.Limits(memory_mb=256))
+    assert not r.ok and "allocated" not in r.stdout and "MemoryError" in r.stderr
+    without("cgroup", "rlimits")
+    assert "allocated 800" in py(PY_HOG, limits=sandbox.Limits(memory_mb=256, timeout_s=60)).stdout
+
+
+@needs("memory")
+@pytest.mark.skipif(not sandbox.node_executable(), reason="node is not installed")
+def test_javascript_buffer_alloc_is_bounded(without):
+    r = js(JS_HOG, limits=sandbox.Limits(memory_mb=256))
+    assert not r.ok and "allocated" not in r.stdout, r.stdout + r.stderr
+    without("cgroup", "rlimits")
+    assert "allocated 800" in js(JS_HOG, limits=sandbox.Limits(memory_mb=256, timeout_s=60)).stdout
+
+
+@pytest.mark.skipif(HOW["memory"].find("cgroup") < 0, reason=f"no memory cgroup here: {HOW['memory']}")
+def test_the_memory_cgroup_alone_bounds_the_tree(without):
+    """Without any rlimit, the tree's cgroup still stops both runtimes."""
+    without("rlimits")
+    r = py(PY_HOG, limits=sandbox.Limits(memory_mb=256))
+    assert not r.ok and "allocated" not in r.stdout and r.memory_exceeded
+    if sandbox.node_executable():
+        r = js(JS_HOG, limits=sandbox.Limits(memory_mb=256))
+        assert not r.ok and "allocated" not in r.stdout and r.memory_exceeded
+
+
+def test_file_size_limit():
+    r = py("open('big', 'wb').write(b'x' * (3 * 1024 * 1024))\nprint('wrote')", limits=sandbox.Limits(file_mb=1))
+    assert not r.ok and "wrote" not in r.stdout
+
+
+LOOP = "import time\nt = time.time()\nwhile time.time() - t < 4:\n    pass\nprint('finished')\n"
+
+
+def test_a_loop_is_stopped_by_the_timeout(without):
+    r = py(LOOP, limits=sandbox.Limits(timeout_s=1, cpu_s=30))
+    assert r.timed_out and not r.ok and "finished" not in r.stdout and r.duration_s < 3
+    without("timeout")
+    assert "finished" in py(LOOP, limits=sandbox.Limits(timeout_s=1, cpu_s=30)).stdout
+
+
+def _alive(marker: str) -> list[int]:
+    found = []
+    for p in Path("/proc").iterdir():
+        try:
+            if p.name.isdigit() and marker.encode() in (p / "cmdline").read_bytes():
+                found.append(int(p.name))
+        except OSError:
+            pass
+    return found
+
+
+DETACH = """import subprocess, sys
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', '{marker}'], start_new_session=True)
+while True:
+    pass
+"""
+
+
+@pytest.mark.skipif(not (ENFORCED["home"] or "cgroup" in HOW["memory"]), reason="neither a pid namespace nor a cgroup")
+def test_the_timeout_kills_detached_children_too(without):
+    marker = f"wingman-sandbox-test-{uuid.uuid4().hex}"
+    r = py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1.5, cpu_s=30))
+    assert r.timed_out
+    deadline = time.monotonic() + 3
+    while _alive(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _alive(marker) == []
+    without("jail", "cgroup")  # only the process group is killed then: the setsid child survives
+    py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1.5, cpu_s=30))
+    survivors = _alive(marker)
+    for pid in survivors:
+        os.kill(pid, 9)
+    assert survivors
+
+
+def test_what_was_not_enforced_is_said(without):
+    without("jail", "cgroup")
+    r = py("print('ran')")
+    assert r.ok and r.stdout.strip() == "ran"
+    assert not r.enforced["home"] and not r.enforced["network"] and r.enforced["cpu"]
+    assert r.missing.startswith("The sandbox could not enforce ") and "no network (disabled)" in r.missing
+    assert sandbox.missing_sentence({"cpu": True}) == ""
+
+
+def test_capabilities_report_the_plan():
+    caps = sandbox.capabilities([sys.executable])
+    assert caps["enforced"] == ENFORCED and caps["timeout"] and caps["scrubbed_env"]
+    assert caps["network"] == (HOW["network"] if ENFORCED["network"] else "not enforced")
+
+
+# The leaks the never-die fuzz session found in the old sandbox (issue "Never die"), as they were.
+SETNS = """import ctypes, glob, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+joined = []
+for path in [f'/proc/{{os.getppid()}}/ns/net', '/proc/1/ns/net', *glob.glob('/proc/[0-9]*/ns/net')]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        continue
+    if libc.setns(fd, CLONE_NEWNET) == 0:
+        joined.append(path)
+    os.close(fd)
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=3)
+    print('connected via', joined)
+except OSError as e:
+    print('refused', e.errno, joined)
+"""
+
+
+@needs("network")
+def test_no_setns_escape_into_the_parents_network(without):
+    """As root, a child could join the parent's network namespace through /proc/<ppid>/ns/net."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    code = SETNS.format(port=server.getsockname()[1])
+    try:
+        r = py(code)
+        assert r.ok and r.stdout.startswith("refused"), r.stdout + r.stderr
+        without("jail")
+        assert py(code).stdout.startswith("connected")
+    finally:
+        server.close()
+        for c in accepted:
+            c.close()
+
+
+@needs("home")
+def test_no_reads_of_secrets_outside_the_directory(tmp_path, without):
+    """A private key beside the project (not in it) and /etc/shadow stay unreadable."""
+    project = tmp_path / "project"
+    project.mkdir()
+    key = tmp_path / "id_canary"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY----- canary")
+    key.chmod(0o600)
+    code = (f"for p in [{str(key)!r}, '/etc/shadow']:\n"
+            "    try:\n        print('read', p, open(p).read()[:40])\n"
+            "    except OSError as e:\n        print('refused', p, e.errno)\n")
+    r = py(code, project=project)
+    assert r.ok and "PRIVATE KEY" not in r.stdout and "read /etc/shadow" not in r.stdout, r.stdout + r.stderr
+    without("jail")
+    assert "PRIVATE KEY" in py(code, project=project).stdout
