@@ -6,7 +6,8 @@ written inside the repository and nothing leaves the machine (no step here has n
 model is the one already pulled).
 
 A killed run installs nothing: the adapter is copied into place in one rename after the check, so
-whatever serves goes on serving. `resume: true` continues the training from its last checkpoint.
+whatever serves goes on serving. `resume: true` continues the training from its last checkpoint
+(the latest one is kept after a finished run too: `--resume --minutes 30` trains on from there).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict
@@ -129,7 +129,7 @@ def learn(cfg: LearnConfig, is_private: Callable[[str], bool] = lambda p: False,
         data=str(work / "pack"), output=str(work / "train"), base_model=cfg.base_model, mode="lora",
         init_adapter=str(shipped), lora_r=_rank(shipped), micro_batch_size=cfg.micro_batch_size,
         grad_accum=cfg.grad_accum, lr=cfg.lr, warmup_steps=cfg.warmup_steps, max_steps=cfg.max_steps,
-        eval_every=cfg.eval_every, save_every=cfg.save_every, eval_batches=4, max_minutes=cfg.minutes,
+        eval_every=cfg.eval_every, save_every=cfg.save_every, eval_batches=4, max_minutes=cfg.minutes, keep_checkpoints=1,
         threads=_threads(cfg), adaptive_threads=True, seed=cfg.seed, cpu=True)
     say("train", f"training for at most {cfg.minutes:g} min at low priority ({_threads(cfg)} threads)", 0.12)
     t_train = time.monotonic()
@@ -167,7 +167,6 @@ def learn(cfg: LearnConfig, is_private: Callable[[str], bool] = lambda p: False,
     write_json(work / "report.json", result)
     for side, r in (("before", before), ("after", after)):
         write_json(work / f"samples-{side}.json", {k: v["samples"] for k, v in r.items()})
-    shutil.rmtree(work / "train" / "checkpoints", ignore_errors=True)  # finished: nothing to resume
     result["table"] = check.table(before, after)
     verdict = (f"installed: {result['installed']}" if install else
                "not installed: it did not beat the current model on the held-out files" if not won else
