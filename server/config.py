@@ -69,6 +69,8 @@ class DiagnosticsSettings:
 @dataclass
 class TelemetrySettings:
     enabled: bool = option(True, help="count shown/accepted suggestions locally")
+    acceptance_log: bool = option(False, help="keep a local log of suggestions, their context and fate, as extra "
+                                              "signal for `wingman learn` (model/acceptance_log.py; never sent)")
 
 
 @dataclass

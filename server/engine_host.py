@@ -55,16 +55,21 @@ def advice(config: EngineConfig, exc: Exception) -> str:
             "(`--log-file`), then reload the window.")
 
 
-def engine_config(settings: Settings) -> EngineConfig:
-    """The settings' model section is the engine's config; `fakeEngine` (tests) picks the fake."""
+def engine_config(settings: Settings, repo_adapter: str | None = None) -> EngineConfig:
+    """The settings' model section is the engine's config; `fakeEngine` (tests) picks the fake.
+    `repo_adapter` (the workspace's `wingman learn` adapter) applies to the default model only,
+    and only when the settings name no adapter of their own."""
+    config = settings.model
     if settings.fake_engine is not None:
-        return replace(settings.model, backend="fake", fake=settings.fake_engine)
-    return settings.model
+        config = replace(settings.model, backend="fake", fake=settings.fake_engine)
+    if repo_adapter and config.model in (DEFAULT_MODEL, "") and not config.adapter and config.backend != "remote":
+        config = replace(config, adapter=repo_adapter)
+    return config
 
 
-def model_key(settings: Settings) -> str:
+def model_key(settings: Settings, repo_adapter: str | None = None) -> str:
     """What, when changed, needs a reload."""
-    return repr(engine_config(settings))
+    return repr(engine_config(settings, repo_adapter))
 
 
 class EngineHost:
@@ -78,6 +83,8 @@ class EngineHost:
         self.progress: dict | None = None  # {step, percentage} while loading
         self._load_task: asyncio.Task | None = None
         self._waiters: list[asyncio.Future] = []
+        self.repo_adapter: str | None = None  # the workspace's adapter from `wingman learn`, if one fits
+        self.serving_adapter: str | None = None  # the adapter of the engine loaded (or loading)
 
     @property
     def ready(self) -> bool:
@@ -85,6 +92,8 @@ class EngineHost:
 
     def status(self) -> dict:
         out = {"state": self.state, "message": self.message, "model": self.model}
+        if self.serving_adapter:
+            out["adapter"] = self.serving_adapter
         if self.state == "loading" and self.progress is not None:
             out["progress"] = dict(self.progress)
         return out
@@ -104,8 +113,16 @@ class EngineHost:
             self._waiters.clear()
         self.server.protocol.notify("wingman/status", self.status())
 
+    def use_adapter(self, path: str | None) -> None:
+        """Serve the default model with this repository adapter (None: without), swapping the
+        engine in place: the old one is released before the new one loads, so two are never in
+        memory together. A failed load falls back to the model without the adapter."""
+        self.repo_adapter = path
+        if self.server.initialized:
+            self.start(self.server.settings)
+
     def start(self, settings: Settings) -> None:
-        key = model_key(settings)
+        key = model_key(settings, self.repo_adapter)
         if key == self.loaded_key and self.state != "error":
             return
         self.loaded_key = key
@@ -114,8 +131,9 @@ class EngineHost:
         self._load_task = asyncio.ensure_future(self._load(settings))
 
     async def _load(self, settings: Settings) -> None:
-        config = engine_config(settings)
-        self.engine = None
+        config = engine_config(settings, self.repo_adapter)
+        self.engine = None  # released here; the load job collects it before reading the new weights
+        self.serving_adapter = config.adapter if config.adapter and config.adapter == self.repo_adapter else None
         self.model = config.model if config.backend == "local" else (
             config.remote_model or config.remote_url if config.backend == "remote" else "fake")
         self.progress = None
@@ -128,8 +146,11 @@ class EngineHost:
             loop.call_soon_threadsafe(self._progress, progress, message, pct)
 
         def load(_cancel) -> Engine:
+            import gc
+
             from model.factory import load_engine
 
+            gc.collect()  # the engine just released: its weights go before the new ones come
             return load_engine(config, progress=report)
 
         job = self.server.worker.submit(ADMIN, load)
@@ -141,11 +162,15 @@ class EngineHost:
             raise
         except EngineError as exc:
             progress.end("failed")
+            if self._fall_back(config, exc):
+                return
             self._fail(f"Wingman could not load the model: {exc}", advice(config, exc))
             return
         except Exception as exc:  # noqa: BLE001 - any failure must leave the server up
             log.exception("engine load failed")
             progress.end("failed")
+            if self._fall_back(config, exc):
+                return
             self._fail(f"Wingman could not load the model {self.model!r}: {type(exc).__name__}: {exc}.",
                        advice(config, exc))
             return
@@ -154,7 +179,21 @@ class EngineHost:
         if info is not None and getattr(info, "name", ""):
             self.model = info.name
         progress.end("ready")
-        self._set("ready", f"{self.model} ready")
+        served = f" + repository adapter {Path(self.serving_adapter).name}" if self.serving_adapter else ""
+        self._set("ready", f"{self.model}{served} ready")
+
+    def _fall_back(self, config: EngineConfig, exc: Exception) -> bool:
+        """A repository adapter that does not load: say so, and serve the model without it."""
+        if not self.serving_adapter or config.adapter != self.repo_adapter:
+            return False
+        self.server.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Warning,
+            message=f"Wingman: the repository adapter {self.serving_adapter} did not load ({exc}); serving the "
+                    "model without it. Run `wingman learn` again."))
+        self.repo_adapter = self.serving_adapter = None
+        self.loaded_key = None
+        asyncio.get_running_loop().call_soon(lambda: self.start(self.server.settings))  # after this load ends
+        return True
 
     def _progress(self, progress, step: str, percentage: int | None) -> None:
         progress.report(step, percentage)

@@ -49,6 +49,7 @@ class WingmanServer(LanguageServer):
         self.initialized = False
         self.settings_listeners: list[Callable[[Settings], None]] = []  # after every change
         self.initialize_hooks: list[Callable[["WingmanServer"], None]] = []  # before capabilities are sent
+        self.accept_listeners: list[Callable[[dict], None]] = []  # wingman.accept's argument
 
     # --- settings ---------------------------------------------------------------------------
     def apply_settings(self, raw: Any, *, initial: bool) -> None:

@@ -51,6 +51,9 @@ class Suggester:
         self.inflight: dict[str, Any] = {}  # uri -> the running model call's worker Job
         self.loading_notices: dict[str, BusyNotice] = {}  # uri -> "waiting for the model to load"
         self.contexts = Contexts(server)  # repository context (server/context.py)
+        # Told of each request (`request(snap, offset)`) and each suggestion returned (`shown(s)`):
+        # the acceptance log (server/acceptance.py) follows the fate of suggestions this way.
+        self.listeners: list[Any] = []
         server.documents.closed.append(self.forget)
         server.settings_listeners.append(lambda _settings: self.cache.clear())
 
@@ -127,16 +130,24 @@ class Suggester:
         prefix, suffix = snap.text[:offset], snap.text[offset:]
         suffix_line = suffix.split("\n", 1)[0]
         mine = self._supersede(uri)
+        for listener in self.listeners:
+            listener.request(snap, offset)
 
         # An explicit request with alternatives asks the model: the cache holds one answer only.
         hit = None if (invoked and settings.alternatives > 1) else self.cache.lookup(uri, prefix, suffix_line)
         if hit is not None:
-            return Suggestion(snap, offset, hit, "cached", cached=True)
+            return self._tell(Suggestion(snap, offset, hit, "cached", cached=True))
         notice = BusyNotice(ls, uri, settings.busy_after_ms)
         try:
-            return await self._model_call(snap, offset, prefix, suffix, suffix_line, mine, invoked, arrived)
+            return self._tell(await self._model_call(snap, offset, prefix, suffix, suffix_line, mine, invoked, arrived))
         finally:
             notice.done()
+
+    def _tell(self, s: Suggestion | None) -> Suggestion | None:
+        if s is not None:
+            for listener in self.listeners:
+                listener.shown(s)
+        return s
 
     async def _model_call(self, snap: Snapshot, offset: int, prefix: str, suffix: str, suffix_line: str,
                           mine: int, invoked: bool, arrived: float) -> Suggestion | None:

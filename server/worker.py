@@ -144,6 +144,9 @@ class Worker:
             self._run_one(job)
             with self._lock:
                 self._running = None
+            # Not kept alive by this frame while the next job waits and runs: after a model swap,
+            # the finished job's future held the old engine through the new one's load.
+            job = None
 
     def _run_one(self, job: Job) -> None:
         # A pre-empted job comes back with its future still running: do not start it twice.

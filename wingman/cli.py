@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "wingman.commands.training",
     "export": "wingman.commands.training",
     "eval": "wingman.commands.evaluate",
+    "learn": "wingman.commands.learn",
 }
 
 

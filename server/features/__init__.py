@@ -19,14 +19,17 @@ def register(server: "WingmanServer") -> None:
         diagnostics,
         generate_tests,
         inline_completion,
+        learn,
         lifecycle,
         translate,
     )
+    from server.acceptance import attach
     from server.suggest import Suggester
 
     suggester = Suggester(server)
+    attach(server, suggester)  # the opt-in acceptance log
     inline_completion.register(server, suggester)
     completion.register(server, suggester)  # only at initialize, and only for some clients
     for module in (lifecycle, configuration, code_actions, commands, generate_tests, translate,
-                   code_from_comment, diagnostics):
+                   code_from_comment, diagnostics, learn):
         module.register(server)

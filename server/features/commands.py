@@ -81,6 +81,8 @@ def register(server: "WingmanServer") -> None:
         info = accept_args(args)
         ls.telemetry.count("accepted", info.get("language", ""), info.get("mode", ""))
         ls.telemetry.flush()
+        for listener in ls.accept_listeners:
+            listener(info)
 
     @server.command(TOGGLE)
     def toggle(ls, *args: Any) -> dict:

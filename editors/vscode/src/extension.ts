@@ -318,6 +318,28 @@ async function acceptInlineSuggestion(): Promise<void> {
   await vscode.commands.executeCommand('hideSuggestWidget');
 }
 
+// "Learn this repository": the server runs `wingman learn` and reports through $/progress (its
+// own cancellable notification); the result says whether the new adapter now serves.
+async function learnRepository(): Promise<void> {
+  if (!client) {
+    void vscode.window.showInformationMessage('Wingman: the server is not running.');
+    return;
+  }
+  const root = vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  const result = await client.sendRequest(ExecuteCommandRequest.type,
+    { command: 'wingman.learn', arguments: root ? [{ root }] : [] }) as { ok?: boolean; table?: string; error?: string };
+  log(`wingman.learn ${JSON.stringify(result)}`);
+  if (result?.table) {
+    output.appendLine(result.table);
+  }
+}
+
+async function deleteAcceptanceLog(): Promise<void> {
+  const result = await client?.sendRequest(ExecuteCommandRequest.type, { command: 'wingman.deleteAcceptanceLog', arguments: [] }) as
+    { deleted?: boolean; path?: string } | undefined;
+  void vscode.window.showInformationMessage(result?.deleted ? `Wingman: deleted ${result.path}` : 'Wingman: there was no acceptance log.');
+}
+
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel('Wingman', { log: true });
   publishLanguages();
@@ -332,6 +354,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand('wingman.vscode.translateSelection', translateSelection),
     vscode.commands.registerCommand('wingman.vscode.toggleInlineCompletion', toggleInlineCompletion),
     vscode.commands.registerCommand('wingman.vscode.showLog', () => output.show(true)),
+    vscode.commands.registerCommand('wingman.vscode.learnRepository', learnRepository),
+    vscode.commands.registerCommand('wingman.vscode.deleteAcceptanceLog', deleteAcceptanceLog),
     vscode.commands.registerCommand('wingman.vscode.acceptInlineSuggestion', acceptInlineSuggestion),
     // The server answers an explicit request with its alternatives; VS Code's own cycling asks
     // explicitly, so these only name the standard commands in Wingman's palette.

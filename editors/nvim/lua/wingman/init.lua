@@ -525,6 +525,15 @@ local function create_commands()
     desc = "Wingman: translate the selection (or file) to {language}",
   })
   cmd("WingmanToggle", M.toggle, { desc = "Wingman: toggle inline completion" })
+  cmd("WingmanLearn", function(o)
+    -- The server runs `wingman learn` on the workspace (or the given folder) with $/progress,
+    -- and swaps to the new adapter only if it wins on held-out files.
+    local args = o.args ~= "" and { { root = vim.fn.fnamemodify(o.args, ":p") } } or {}
+    exec(api.nvim_get_current_buf(), "wingman.learn", args, "learning this repository")
+  end, { nargs = "?", complete = "dir", desc = "Wingman: learn this repository" })
+  cmd("WingmanDeleteAcceptanceLog", function()
+    exec(api.nvim_get_current_buf(), "wingman.deleteAcceptanceLog", {}, "deleting the acceptance log")
+  end, { desc = "Wingman: delete the local acceptance log" })
   cmd("WingmanStatus", function()
     local s = M.status
     local p = type(s.progress) == "table" and s.progress
