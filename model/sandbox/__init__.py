@@ -15,7 +15,8 @@ for users):
 - network: a new network namespace with no interfaces up;
 - memory: RLIMIT_DATA (which also bounds Node's `Buffer.alloc`, outside V8's heap) and RLIMIT_AS
   (not for node, whose V8 reserves large ranges) per process, and a memory cgroup for the tree;
-- processes: a pids cgroup, or RLIMIT_NPROC when the program runs as nobody;
+- processes: a pids cgroup, else RLIMIT_NPROC over the processes its user (nobody, or the
+  user's own) has already, which binds any user but root;
 - cpu, file_size: RLIMIT_CPU, RLIMIT_FSIZE (and open files, no core dumps);
 - timeout: past `timeout_s` every process is killed: the pid namespace's init (the kernel then
   kills the whole namespace), the cgroup's members and the process group.
@@ -48,7 +49,8 @@ UNSHARE_SIGKILL = "unshare: sigprocmask unblock failed: Invalid argument\n"
 CGROUP_SLACK_MB = 64  # the tree's cgroup allows a little over one process's rlimit (page cache)
 
 # Mechanisms switched off here, for tests that prove each guarantee's test fails without it
-# ("jail", "cgroup", "rlimits", "scrub", "timeout"). Never set outside tests.
+# ("jail", "drop" (privileges in the jail), "cgroup", "rlimits", "scrub", "timeout"). Never set
+# outside tests.
 DISABLED: set[str] = set()
 
 GUARANTEES = {  # name -> how the user's message words it
@@ -125,9 +127,10 @@ def plan(network: bool = False) -> tuple[dict[str, bool], dict[str, str]]:
         e["network"], r["network"] = jailed, "network namespace" if jailed else why
     e["memory"], r["memory"] = rl or not cg_why, ", ".join(
         [*(["RLIMIT_DATA/RLIMIT_AS"] if rl else []), *(["memory cgroup"] if not cg_why else [])]) or cg_why
-    nproc = rl and jailed and as_root  # RLIMIT_NPROC binds only a non-root user: nobody here
+    nproc = rl and (jailed or not as_root)  # RLIMIT_NPROC binds only a non-root user (nobody, in a jail)
     e["processes"] = not cg_why or nproc
-    r["processes"] = "pids cgroup" if not cg_why else ("RLIMIT_NPROC as nobody" if nproc else cg_why or "no limit")
+    r["processes"] = "pids cgroup" if not cg_why else (
+        "RLIMIT_NPROC" if nproc else f"{cg_why}, and RLIMIT_NPROC does not bind root")
     e["cpu"], r["cpu"] = rl, "RLIMIT_CPU" if rl else "rlimits unavailable"
     e["file_size"], r["file_size"] = rl, "RLIMIT_FSIZE" if rl else "rlimits unavailable"
     e["timeout"] = "timeout" not in DISABLED
@@ -248,19 +251,21 @@ def run(
         if not _cgroup_reason():
             try:
                 group = cgroup.Group((limits.memory_mb + CGROUP_SLACK_MB) << 20, limits.processes)
-            except OSError as exc:
-                enforced["processes"] = reasons["processes"].startswith("RLIMIT_NPROC")
-                reasons["processes"] = reasons["processes"] if enforced["processes"] else f"cgroup: {exc}"
+            except OSError as exc:  # the probe said yes, this run's group failed: fall back
+                enforced["processes"] = "rlimits" not in DISABLED and (jailed or not as_root)
+                reasons["processes"] = "RLIMIT_NPROC" if enforced["processes"] else f"cgroup: {exc}"
         join = group.join_paths if group else []
         cmd = list(argv)
         if jailed:
             ro = [*jail.exposures(argv[0]), *([Path(project)] if project else []), *map(Path, read_only)]
-            cmd = jail.command(cmd, root, ro, as_root, Path(stage), join)
+            cmd = jail.command(cmd, root, ro, as_root, Path(stage), join, drop_privileges="drop" not in DISABLED)
             if network:  # the caller asked for the network: keep the host's namespace
                 cmd.remove("--net")
         elif join:
             cmd = jail.joined(cmd, join)
-        nproc = group is None and jailed and as_root
+        nproc = None
+        if group is None and enforced["processes"]:  # the program's user: nobody in a root's jail
+            nproc = rlimits.processes_of(NOBODY_UID if as_root else os.getuid()) + limits.processes
         table = rlimits.table(limits, not is_node, nproc) if "rlimits" not in DISABLED else {}
         front = rlimits.prlimit_prefix(table) if table else []
         preexec = rlimits.preexec(table) if front is None else None

@@ -166,9 +166,10 @@ def joined(argv: list[str], join: list[str]) -> list[str]:
 
 
 def command(argv: list[str], work: Path, read_only: list[Path], as_root: bool, stage: Path,
-            join: list[str] = ()) -> list[str]:
+            join: list[str] = (), drop_privileges: bool = True) -> list[str]:
     """`argv` jailed: `stage` is an empty directory outside `work` for the mount table; `join`
-    the cgroup.procs files of the run's cgroup."""
+    the cgroup.procs files of the run's cgroup. (`drop_privileges=False` only for the test that
+    shows what the program could undo with them.)"""
     t = tools() or {}
     table = stage / "fstab"
     text, expected = fstab(work.resolve(), stage, read_only)
@@ -176,8 +177,10 @@ def command(argv: list[str], work: Path, read_only: list[Path], as_root: bool, s
     drop = [t.get("setpriv", "setpriv"), "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
     if as_root:
         drop += [f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}", "--clear-groups"]
+    if not drop_privileges:
+        drop = ["exec"]
     setup = (_join(list(join)) + f"{t.get('mount', 'mount')} -a -T {shlex.quote(str(table))} || exit 125\n{check(expected)}\n"
-             f"exec {' '.join(drop)} -- \"$@\"")
+             f"exec {' '.join(drop)} -- \"$@\"" if drop_privileges else 'exec "$@"')
     return [*prefix(as_root), t.get("sh", "/bin/sh"), "-c", setup, "wingman-sandbox", *argv]
 
 
