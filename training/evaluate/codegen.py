@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 
 from model.tasks import prompts, testgen
 from model.types import CancelToken, ChatMessage
-from training.evaluate import metrics, sandbox
+from model import sandbox
+from training.evaluate import metrics
 from training.evaluate.context import EvalContext, complete, digest
 from training.evaluate.holes import _rng
 
