@@ -98,6 +98,10 @@ def missing_sentence(enforced: Mapping[str, bool], reasons: Mapping[str, str] | 
     return "The sandbox could not enforce " + ", ".join(parts) + " on this machine."
 
 
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def _mode() -> tuple[bool, str]:
     if "jail" in DISABLED:
         return False, "disabled"
@@ -115,7 +119,7 @@ def plan(network: bool = False) -> tuple[dict[str, bool], dict[str, str]]:
     jailed, why = _mode()
     cg_why = _cgroup_reason()
     rl = "rlimits" not in DISABLED and os.name == "posix"
-    as_root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+    as_root = _is_root()
     e, r = {}, {}
     e["environment"], r["environment"] = "scrub" not in DISABLED, ""
     e["temp_dir"] = True
@@ -127,7 +131,9 @@ def plan(network: bool = False) -> tuple[dict[str, bool], dict[str, str]]:
         e["network"], r["network"] = jailed, "network namespace" if jailed else why
     e["memory"], r["memory"] = rl or not cg_why, ", ".join(
         [*(["RLIMIT_DATA/RLIMIT_AS"] if rl else []), *(["memory cgroup"] if not cg_why else [])]) or cg_why
-    nproc = rl and (jailed or not as_root)  # RLIMIT_NPROC binds only a non-root user (nobody, in a jail)
+    # RLIMIT_NPROC binds only a non-root user (nobody, in a jail), and is set over the processes
+    # that user has, counted in /proc (without it the user's own would exhaust it at once)
+    nproc = rl and (jailed or not as_root) and rlimits.can_count_processes()
     e["processes"] = not cg_why or nproc
     r["processes"] = "pids cgroup" if not cg_why else (
         "RLIMIT_NPROC" if nproc else f"{cg_why}, and RLIMIT_NPROC does not bind root")
@@ -151,19 +157,19 @@ def capabilities(executables: Sequence[str] = ()) -> dict:
         "network": r["network"] if e["network"] else "not enforced",
         "temp_dir": True,
         "scrubbed_env": e["environment"],
-        "drop_to_nobody": {Path(x).name: e["writes"] and os.geteuid() == 0 for x in executables},
+        "drop_to_nobody": {Path(x).name: e["writes"] and _is_root() for x in executables},
     }
 
 
 def network_prefix() -> tuple[str, ...]:
     """Kept for callers of the old API: non-empty when runs get no network."""
     ok, _ = _mode()
-    return tuple(jail.prefix(os.geteuid() == 0)) if ok else ()
+    return tuple(jail.prefix(_is_root())) if ok else ()
 
 
 def can_drop_to_nobody(executable: str) -> bool:
     """Kept for callers of the old API: True when the program runs as nobody."""
-    return os.geteuid() == 0 and _mode()[0]
+    return _is_root() and _mode()[0]
 
 
 def _drain(proc: subprocess.Popen) -> tuple[str, str]:
@@ -219,7 +225,7 @@ def run(
     is_node = Path(argv[0]).name.startswith("node")
     enforced, reasons = plan(network)
     jailed = enforced["home"]
-    as_root = os.geteuid() == 0
+    as_root = _is_root()
     with tempfile.TemporaryDirectory(prefix="wingman-sandbox-") as tmp, \
             tempfile.TemporaryDirectory(prefix="wingman-sandbox-stage-") as stage:
         root = Path(tmp).resolve()
@@ -252,7 +258,8 @@ def run(
             try:
                 group = cgroup.Group((limits.memory_mb + CGROUP_SLACK_MB) << 20, limits.processes)
             except OSError as exc:  # the probe said yes, this run's group failed: fall back
-                enforced["processes"] = "rlimits" not in DISABLED and (jailed or not as_root)
+                enforced["processes"] = "rlimits" not in DISABLED and (jailed or not as_root) \
+                    and rlimits.can_count_processes()
                 reasons["processes"] = "RLIMIT_NPROC" if enforced["processes"] else f"cgroup: {exc}"
         join = group.join_paths if group else []
         cmd = list(argv)

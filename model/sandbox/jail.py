@@ -106,9 +106,13 @@ def fstab(work: Path, stage: Path, read_only: list[Path]) -> tuple[str, list[tup
     covered = _outermost([*homes(), *(Path(p) for p in WRITABLE_PLACES if Path(p).is_dir())])
     covers = [Cover(c, "1777" if str(c) in WRITABLE_PLACES else "755", 64 if str(c) in WRITABLE_PLACES else 1)
               for c in covered]
+    wanted = list(dict.fromkeys((p if p.is_dir() else p.parent).resolve() for p in read_only if p.exists()))
+    # A read-only path that is itself a home (a workspace opened at ~) replaces that cover with
+    # a read-only bind of the whole: the user asked for it to be readable.
+    covers = [c for c in covers if c.target not in wanted or str(c.target) in WRITABLE_PLACES]
     self_ro = []
-    for path in dict.fromkeys((p if p.is_dir() else p.parent).resolve() for p in read_only if p.exists()):
-        cover = next((c for c in covers if _under(path, c.target)), None)
+    for path in sorted(wanted, key=lambda p: len(p.parts)):
+        cover = next((c for c in covers if _under(path, c.target) and path != c.target), None)
         if cover:
             cover.keeps.append((path, True))
         else:
@@ -117,6 +121,8 @@ def fstab(work: Path, stage: Path, read_only: list[Path]) -> tuple[str, list[tup
         if _under(work, c.target):
             c.keeps.append((work, False))
     covers.sort(key=lambda c: _under(work, c.target))  # the one holding the run's dir goes last
+    for c in covers:  # a parent before what lies inside it, or its bind would hide the inner one
+        c.keeps.sort(key=lambda k: len(k[0].parts))
     lines = []
     for i, c in enumerate(covers):
         opts = f"mode={c.mode},size={c.size_mb}m,nosuid,nodev"
@@ -193,7 +199,7 @@ def works() -> tuple[bool, str]:
         return False, "util-linux (unshare, mount, setpriv) is not installed"
     import tempfile
 
-    as_root = os.geteuid() == 0
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     with tempfile.TemporaryDirectory(prefix="wingman-sandbox-probe-") as tmp, \
             tempfile.TemporaryDirectory(prefix="wingman-sandbox-stage-") as stage:
         work = Path(tmp)

@@ -22,6 +22,10 @@ class Limits:
     processes: int = 64  # pids cgroup (or RLIMIT_NPROC as nobody)
 
 
+def can_count_processes() -> bool:
+    return os.path.isdir("/proc/self")
+
+
 def processes_of(uid: int) -> int:
     """How many processes `uid` has now: RLIMIT_NPROC counts all of them, so the limit given to
     a run is this plus the run's allowance (approximate where other runs start beside it)."""
