@@ -223,14 +223,14 @@ def test_file_size_limit(without):
     assert "wrote" in py(code, limits=sandbox.Limits(file_mb=1)).stdout
 
 
-LOOP = "import time\nt = time.time()\nwhile time.time() - t < 4:\n    pass\nprint('finished')\n"
+LOOP = "import time\nt = time.time()\nwhile time.time() - t < 2.5:\n    pass\nprint('finished')\n"
 
 
 def test_a_loop_is_stopped_by_the_timeout(without):
-    r = py(LOOP, limits=sandbox.Limits(timeout_s=1, cpu_s=30))
-    assert r.timed_out and not r.ok and "finished" not in r.stdout and r.duration_s < 3
+    r = py(LOOP, limits=sandbox.Limits(timeout_s=0.7, cpu_s=30))
+    assert r.timed_out and not r.ok and "finished" not in r.stdout and r.duration_s < 2
     without("timeout")
-    assert "finished" in py(LOOP, limits=sandbox.Limits(timeout_s=1, cpu_s=30)).stdout
+    assert "finished" in py(LOOP, limits=sandbox.Limits(timeout_s=0.7, cpu_s=30)).stdout
 
 
 def _alive(marker: str) -> list[int]:
@@ -254,14 +254,14 @@ while True:
 @pytest.mark.skipif(not (ENFORCED["home"] or "cgroup" in HOW["memory"]), reason="neither a pid namespace nor a cgroup")
 def test_the_timeout_kills_detached_children_too(without):
     marker = f"wingman-sandbox-test-{uuid.uuid4().hex}"
-    r = py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1.5, cpu_s=30))
+    r = py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1, cpu_s=30))
     assert r.timed_out
     deadline = time.monotonic() + 3
     while _alive(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(marker) == []
     without("jail", "cgroup")  # only the process group is killed then: the setsid child survives
-    py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1.5, cpu_s=30))
+    py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1, cpu_s=30))
     survivors = _alive(marker)
     for pid in survivors:
         os.kill(pid, 9)
