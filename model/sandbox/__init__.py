@@ -172,6 +172,29 @@ def can_drop_to_nobody(executable: str) -> bool:
     return _is_root() and _mode()[0]
 
 
+class SandboxError(OSError):
+    """The jail could not be built for this run (the program did not start)."""
+
+
+def _read_back(root: Path, rel: str) -> str | None:
+    """A file the program left, read by us outside the jail: only a regular file inside its
+    directory, so that a symlink (to a key in the home, say) or a FIFO left in its place is not
+    followed."""
+    import stat
+
+    p = root / rel
+    try:
+        if os.path.commonpath([os.path.realpath(p), str(root)]) != str(root):
+            return None
+        if not stat.S_ISREG(os.lstat(p).st_mode):
+            return None
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_OUTPUT * 4).decode("utf-8", errors="replace")[:MAX_OUTPUT]
+
+
 def _drain(proc: subprocess.Popen) -> tuple[str, str]:
     """The output after a kill. Without a jail or cgroup a detached grandchild may survive and
     hold the pipes open: then stop reading rather than wait for it."""
@@ -308,11 +331,9 @@ def run(
         returncode = proc.returncode
         if jailed and err.endswith(UNSHARE_SIGKILL):  # see UNSHARE_SIGKILL
             returncode, err = -signal.SIGKILL, err[: -len(UNSHARE_SIGKILL)]
-        back = {}
-        for rel in read_back:
-            p = root / rel
-            if p.is_file():
-                back[rel] = p.read_text(encoding="utf-8", errors="replace")[:MAX_OUTPUT]
+        if jailed and returncode == 125 and jail.NOT_BUILT in err:
+            raise SandboxError(err.strip().splitlines()[-1])
+        back = {rel: text for rel in read_back if (text := _read_back(root, rel)) is not None}
         return RunResult(returncode, out[:MAX_OUTPUT], err[:MAX_OUTPUT], timed_out, duration, back,
                          enforced, reasons, memory_hit)
 

@@ -32,6 +32,7 @@ from pathlib import Path
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
+NOT_BUILT = "wingman sandbox: the jail was not built"
 WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 
 
@@ -155,14 +156,14 @@ def check(expected: list[tuple[Path, bool]]) -> str:
         want += f"$m{i}"
     return "\n".join([
         "while read -r _ _ _ _ mp opts rest; do", '  case "$mp" in', *cases, "  esac", "done < /proc/self/mountinfo",
-        f'[ "{want}" = "{"1" * len(expected)}" ] || {{ echo "wingman sandbox: the jail was not built" >&2; exit 125; }}',
+        f'[ "{want}" = "{"1" * len(expected)}" ] || {{ echo "{NOT_BUILT}: a mount is not as planned" >&2; exit 125; }}',
     ])
 
 
 def _join(join: list[str]) -> str:
     """Shell that moves itself into the run's cgroup (before it forks anything): `$$` is read in
     the writer's own pid namespace, so this works as the pid namespace's init too."""
-    return "".join(f"echo $$ > {shlex.quote(p)} || exit 125\n" for p in join)
+    return "".join(f"echo $$ > {shlex.quote(p)} || {{ echo '{NOT_BUILT}: cgroup' >&2; exit 125; }}\n" for p in join)
 
 
 def joined(argv: list[str], join: list[str]) -> list[str]:
@@ -185,7 +186,8 @@ def command(argv: list[str], work: Path, read_only: list[Path], as_root: bool, s
         drop += [f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}", "--clear-groups"]
     if not drop_privileges:
         drop = ["exec"]
-    setup = (_join(list(join)) + f"{t.get('mount', 'mount')} -a -T {shlex.quote(str(table))} || exit 125\n{check(expected)}\n"
+    setup = (_join(list(join)) + f"{t.get('mount', 'mount')} -a -T {shlex.quote(str(table))} || "
+             f"{{ echo '{NOT_BUILT}: mount failed' >&2; exit 125; }}\n{check(expected)}\n"
              f"exec {' '.join(drop)} -- \"$@\"" if drop_privileges else 'exec "$@"')
     return [*prefix(as_root), t.get("sh", "/bin/sh"), "-c", setup, "wingman-sandbox", *argv]
 

@@ -47,6 +47,18 @@ def test_runs_in_a_fresh_directory_and_reads_files_back():
     assert not os.path.exists(r.files["out.txt"])  # removed afterwards
 
 
+def test_read_back_does_not_follow_what_the_program_left(tmp_path):
+    """The parent reads files back outside the jail: a symlink planted in place of the report
+    (to a secret outside) must not be followed."""
+    secret = tmp_path / "outside-secret"
+    secret.write_text("the user's secret")
+    code = (f"import os\nos.symlink({str(secret)!r}, 'report.xml')\nos.mkdir('d')\n"
+            f"os.symlink({str(tmp_path)!r}, 'd/up')\nopen('ok.txt', 'w').write('fine')\n")
+    r = py(code, read_back=["report.xml", "d/up/outside-secret", "ok.txt"])
+    assert r.ok, r.stderr
+    assert r.files == {"ok.txt": "fine"}
+
+
 def test_environment_is_scrubbed(monkeypatch, without):
     monkeypatch.setenv("WINGMAN_TEST_SECRET", "hunter2")
     code = "import os\nprint(sorted(os.environ))\nprint(os.environ.get('WINGMAN_TEST_SECRET'))"
@@ -292,7 +304,7 @@ def test_a_half_built_jail_fails_closed():
 
     for expected in ([(Path("/"), False)], [(Path("/proc"), True)]):
         r = subprocess.run(["/bin/sh", "-c", jail.check(expected) + "\necho ran"], capture_output=True, text=True)
-        assert r.returncode == 125 and "ran" not in r.stdout and "not built" in r.stderr
+        assert r.returncode == 125 and "ran" not in r.stdout and jail.NOT_BUILT in r.stderr
 
 
 def test_the_interpreter_is_the_configured_one_then_the_workspace_venv_then_wingmans(tmp_path):
