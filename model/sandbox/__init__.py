@@ -12,7 +12,7 @@ for users):
 - writes: the program can write only its directory: /tmp, /var/tmp, /dev/shm are fresh tmpfs,
   the project is a read-only bind mount, and the program runs as nobody (or, for a normal user,
   without capabilities) so it cannot undo a mount;
-- network: a new network namespace with no interfaces up;
+- network: a new network namespace with no interfaces up, and /run (local sockets) covered;
 - memory: RLIMIT_DATA (which also bounds Node's `Buffer.alloc`, outside V8's heap) and RLIMIT_AS
   (not for node, whose V8 reserves large ranges) per process, and a memory cgroup for the tree;
 - processes: a pids cgroup, else RLIMIT_NPROC over the processes its user (nobody, or the

@@ -2,8 +2,8 @@
 short shell script rebuilds the view of the filesystem, then drops every privilege and execs
 the program.
 
-The view: the homes (the user's own from `pwd`, /root, /home) and the world-writable places
-(/tmp, /var/tmp, /dev/shm, /run/lock) are covered by fresh tmpfs mounts. Into those, read-only
+The view: the homes (the user's own from `pwd`, /root, /home), the world-writable places (/tmp,
+/var/tmp, /dev/shm) and /run (sockets) are covered by fresh tmpfs mounts. Into those, read-only
 bind mounts put back only what the program needs: its interpreter's prefix (pyenv under /root,
 a venv), the user's project; and one read-write bind puts back the run's own directory. The
 project is read-only wherever it lives. A new /proc shows only the jail's processes.
@@ -33,7 +33,10 @@ from pathlib import Path
 NOBODY_UID = 65534
 NOBODY_GID = 65534
 NOT_BUILT = "wingman sandbox: the jail was not built"
-WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
+# Sockets are doors out of the network namespace: /run holds the D-Bus and systemd sockets (a
+# user's `systemd --user` runs commands), docker's, a local PostgreSQL's, the ssh agent's.
+SOCKET_PLACES = ("/run",)
 
 
 def homes() -> list[Path]:
@@ -104,7 +107,7 @@ def fstab(work: Path, stage: Path, read_only: list[Path]) -> tuple[str, list[tup
     cost a process each): each cover that must hold something is a tmpfs at a staging point in
     `stage` (outside `work`), filled with bind mounts while the originals are still visible, then
     bound recursively over its target; covers with nothing to hold are mounted directly."""
-    covered = _outermost([*homes(), *(Path(p) for p in WRITABLE_PLACES if Path(p).is_dir())])
+    covered = _outermost([*homes(), *(Path(p) for p in (*WRITABLE_PLACES, *SOCKET_PLACES) if Path(p).is_dir())])
     covers = [Cover(c, "1777" if str(c) in WRITABLE_PLACES else "755", 64 if str(c) in WRITABLE_PLACES else 1)
               for c in covered]
     wanted = list(dict.fromkeys((p if p.is_dir() else p.parent).resolve() for p in read_only if p.exists()))

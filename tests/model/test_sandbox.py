@@ -23,6 +23,15 @@ from model import sandbox
 ENFORCED, HOW = sandbox.plan()
 
 
+def _accept(server: socket.socket, accepted: list) -> None:
+    """Accept connections until the test closes the listener."""
+    try:
+        while True:
+            accepted.append(server.accept()[0])
+    except OSError:
+        pass
+
+
 def py(code: str, **kw) -> sandbox.RunResult:
     return sandbox.run([sys.executable, "main.py"], {"main.py": code}, **kw)
 
@@ -142,7 +151,7 @@ def test_network_is_cut_off(without):
     server.listen(8)
     port = server.getsockname()[1]
     accepted = []
-    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
     code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n"
             "    print('connected')\nexcept OSError as e:\n    print('refused', e)\n")
     try:
@@ -153,6 +162,34 @@ def test_network_is_cut_off(without):
         assert py(code).stdout.startswith("connected")
     finally:
         server.close()
+        for c in accepted:
+            c.close()
+
+
+@needs("network")
+def test_local_sockets_are_out_of_reach(without):
+    """A Unix socket that anyone may connect to (D-Bus, docker, a local database live in /run)
+    is a way out of the network namespace."""
+    place = Path("/run")
+    if not place.is_dir():
+        pytest.skip("no /run here")
+    path = place / f"wingman-sandbox-test-{uuid.uuid4().hex[:8]}.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    path.chmod(0o777)
+    server.listen(4)
+    accepted = []
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
+    code = (f"import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({str(path)!r})\n"
+            "    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)\n")
+    try:
+        r = py(code)
+        assert r.ok and r.stdout.startswith("refused"), r.stdout + r.stderr
+        without("jail")
+        assert py(code).stdout.startswith("connected")
+    finally:
+        server.close()
+        path.unlink()
         for c in accepted:
             c.close()
 
@@ -375,7 +412,7 @@ def test_no_setns_escape_into_the_parents_network(without):
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     accepted = []
-    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
     code = SETNS.format(port=server.getsockname()[1])
     try:
         r = py(code)
