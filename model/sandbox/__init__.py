@@ -12,10 +12,11 @@ for users):
 - writes: the program can write only its directory: /tmp, /var/tmp, /dev/shm are fresh tmpfs,
   the project is a read-only bind mount, and the program runs as nobody (or, for a normal user,
   without capabilities) so it cannot undo a mount;
-- network: a new network namespace with no interfaces up;
+- network: a new network namespace with no interfaces up, and /run (local sockets) covered;
 - memory: RLIMIT_DATA (which also bounds Node's `Buffer.alloc`, outside V8's heap) and RLIMIT_AS
   (not for node, whose V8 reserves large ranges) per process, and a memory cgroup for the tree;
-- processes: a pids cgroup, or RLIMIT_NPROC when the program runs as nobody;
+- processes: a pids cgroup, else RLIMIT_NPROC over the processes its user (nobody, or the
+  user's own) has already, which binds any user but root;
 - cpu, file_size: RLIMIT_CPU, RLIMIT_FSIZE (and open files, no core dumps);
 - timeout: past `timeout_s` every process is killed: the pid namespace's init (the kernel then
   kills the whole namespace), the cgroup's members and the process group.
@@ -48,7 +49,8 @@ UNSHARE_SIGKILL = "unshare: sigprocmask unblock failed: Invalid argument\n"
 CGROUP_SLACK_MB = 64  # the tree's cgroup allows a little over one process's rlimit (page cache)
 
 # Mechanisms switched off here, for tests that prove each guarantee's test fails without it
-# ("jail", "cgroup", "rlimits", "scrub", "timeout"). Never set outside tests.
+# ("jail", "drop" (privileges in the jail), "cgroup", "rlimits", "scrub", "timeout"). Never set
+# outside tests.
 DISABLED: set[str] = set()
 
 GUARANTEES = {  # name -> how the user's message words it
@@ -96,6 +98,10 @@ def missing_sentence(enforced: Mapping[str, bool], reasons: Mapping[str, str] | 
     return "The sandbox could not enforce " + ", ".join(parts) + " on this machine."
 
 
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
 def _mode() -> tuple[bool, str]:
     if "jail" in DISABLED:
         return False, "disabled"
@@ -113,7 +119,7 @@ def plan(network: bool = False) -> tuple[dict[str, bool], dict[str, str]]:
     jailed, why = _mode()
     cg_why = _cgroup_reason()
     rl = "rlimits" not in DISABLED and os.name == "posix"
-    as_root = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+    as_root = _is_root()
     e, r = {}, {}
     e["environment"], r["environment"] = "scrub" not in DISABLED, ""
     e["temp_dir"] = True
@@ -125,9 +131,12 @@ def plan(network: bool = False) -> tuple[dict[str, bool], dict[str, str]]:
         e["network"], r["network"] = jailed, "network namespace" if jailed else why
     e["memory"], r["memory"] = rl or not cg_why, ", ".join(
         [*(["RLIMIT_DATA/RLIMIT_AS"] if rl else []), *(["memory cgroup"] if not cg_why else [])]) or cg_why
-    nproc = rl and jailed and as_root  # RLIMIT_NPROC binds only a non-root user: nobody here
+    # RLIMIT_NPROC binds only a non-root user (nobody, in a jail), and is set over the processes
+    # that user has, counted in /proc (without it the user's own would exhaust it at once)
+    nproc = rl and (jailed or not as_root) and rlimits.can_count_processes()
     e["processes"] = not cg_why or nproc
-    r["processes"] = "pids cgroup" if not cg_why else ("RLIMIT_NPROC as nobody" if nproc else cg_why or "no limit")
+    r["processes"] = "pids cgroup" if not cg_why else (
+        "RLIMIT_NPROC" if nproc else f"{cg_why}, and RLIMIT_NPROC does not bind root")
     e["cpu"], r["cpu"] = rl, "RLIMIT_CPU" if rl else "rlimits unavailable"
     e["file_size"], r["file_size"] = rl, "RLIMIT_FSIZE" if rl else "rlimits unavailable"
     e["timeout"] = "timeout" not in DISABLED
@@ -148,19 +157,42 @@ def capabilities(executables: Sequence[str] = ()) -> dict:
         "network": r["network"] if e["network"] else "not enforced",
         "temp_dir": True,
         "scrubbed_env": e["environment"],
-        "drop_to_nobody": {Path(x).name: e["writes"] and os.geteuid() == 0 for x in executables},
+        "drop_to_nobody": {Path(x).name: e["writes"] and _is_root() for x in executables},
     }
 
 
 def network_prefix() -> tuple[str, ...]:
     """Kept for callers of the old API: non-empty when runs get no network."""
     ok, _ = _mode()
-    return tuple(jail.prefix(os.geteuid() == 0)) if ok else ()
+    return tuple(jail.prefix(_is_root())) if ok else ()
 
 
 def can_drop_to_nobody(executable: str) -> bool:
     """Kept for callers of the old API: True when the program runs as nobody."""
-    return os.geteuid() == 0 and _mode()[0]
+    return _is_root() and _mode()[0]
+
+
+class SandboxError(OSError):
+    """The jail could not be built for this run (the program did not start)."""
+
+
+def _read_back(root: Path, rel: str) -> str | None:
+    """A file the program left, read by us outside the jail: only a regular file inside its
+    directory, so that a symlink (to a key in the home, say) or a FIFO left in its place is not
+    followed."""
+    import stat
+
+    p = root / rel
+    try:
+        if os.path.commonpath([os.path.realpath(p), str(root)]) != str(root):
+            return None
+        if not stat.S_ISREG(os.lstat(p).st_mode):
+            return None
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, ValueError):
+        return None
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_OUTPUT * 4).decode("utf-8", errors="replace")[:MAX_OUTPUT]
 
 
 def _drain(proc: subprocess.Popen) -> tuple[str, str]:
@@ -216,7 +248,7 @@ def run(
     is_node = Path(argv[0]).name.startswith("node")
     enforced, reasons = plan(network)
     jailed = enforced["home"]
-    as_root = os.geteuid() == 0
+    as_root = _is_root()
     with tempfile.TemporaryDirectory(prefix="wingman-sandbox-") as tmp, \
             tempfile.TemporaryDirectory(prefix="wingman-sandbox-stage-") as stage:
         root = Path(tmp).resolve()
@@ -248,19 +280,22 @@ def run(
         if not _cgroup_reason():
             try:
                 group = cgroup.Group((limits.memory_mb + CGROUP_SLACK_MB) << 20, limits.processes)
-            except OSError as exc:
-                enforced["processes"] = reasons["processes"].startswith("RLIMIT_NPROC")
-                reasons["processes"] = reasons["processes"] if enforced["processes"] else f"cgroup: {exc}"
+            except OSError as exc:  # the probe said yes, this run's group failed: fall back
+                enforced["processes"] = "rlimits" not in DISABLED and (jailed or not as_root) \
+                    and rlimits.can_count_processes()
+                reasons["processes"] = "RLIMIT_NPROC" if enforced["processes"] else f"cgroup: {exc}"
         join = group.join_paths if group else []
         cmd = list(argv)
         if jailed:
             ro = [*jail.exposures(argv[0]), *([Path(project)] if project else []), *map(Path, read_only)]
-            cmd = jail.command(cmd, root, ro, as_root, Path(stage), join)
+            cmd = jail.command(cmd, root, ro, as_root, Path(stage), join, drop_privileges="drop" not in DISABLED)
             if network:  # the caller asked for the network: keep the host's namespace
                 cmd.remove("--net")
         elif join:
             cmd = jail.joined(cmd, join)
-        nproc = group is None and jailed and as_root
+        nproc = None
+        if group is None and enforced["processes"]:  # the program's user: nobody in a root's jail
+            nproc = rlimits.processes_of(NOBODY_UID if as_root else os.getuid()) + limits.processes
         table = rlimits.table(limits, not is_node, nproc) if "rlimits" not in DISABLED else {}
         front = rlimits.prlimit_prefix(table) if table else []
         preexec = rlimits.preexec(table) if front is None else None
@@ -296,11 +331,9 @@ def run(
         returncode = proc.returncode
         if jailed and err.endswith(UNSHARE_SIGKILL):  # see UNSHARE_SIGKILL
             returncode, err = -signal.SIGKILL, err[: -len(UNSHARE_SIGKILL)]
-        back = {}
-        for rel in read_back:
-            p = root / rel
-            if p.is_file():
-                back[rel] = p.read_text(encoding="utf-8", errors="replace")[:MAX_OUTPUT]
+        if jailed and returncode == 125 and jail.NOT_BUILT in err:
+            raise SandboxError(err.strip().splitlines()[-1])
+        back = {rel: text for rel in read_back if (text := _read_back(root, rel)) is not None}
         return RunResult(returncode, out[:MAX_OUTPUT], err[:MAX_OUTPUT], timed_out, duration, back,
                          enforced, reasons, memory_hit)
 

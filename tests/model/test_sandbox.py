@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import socket
 import sys
 import tempfile
@@ -20,6 +21,15 @@ import pytest
 from model import sandbox
 
 ENFORCED, HOW = sandbox.plan()
+
+
+def _accept(server: socket.socket, accepted: list) -> None:
+    """Accept connections until the test closes the listener."""
+    try:
+        while True:
+            accepted.append(server.accept()[0])
+    except OSError:
+        pass
 
 
 def py(code: str, **kw) -> sandbox.RunResult:
@@ -46,6 +56,18 @@ def test_runs_in_a_fresh_directory_and_reads_files_back():
     assert not os.path.exists(r.files["out.txt"])  # removed afterwards
 
 
+def test_read_back_does_not_follow_what_the_program_left(tmp_path):
+    """The parent reads files back outside the jail: a symlink planted in place of the report
+    (to a secret outside) must not be followed."""
+    secret = tmp_path / "outside-secret"
+    secret.write_text("the user's secret")
+    code = (f"import os\nos.symlink({str(secret)!r}, 'report.xml')\nos.mkdir('d')\n"
+            f"os.symlink({str(tmp_path)!r}, 'd/up')\nopen('ok.txt', 'w').write('fine')\n")
+    r = py(code, read_back=["report.xml", "d/up/outside-secret", "ok.txt"])
+    assert r.ok, r.stderr
+    assert r.files == {"ok.txt": "fine"}
+
+
 def test_environment_is_scrubbed(monkeypatch, without):
     monkeypatch.setenv("WINGMAN_TEST_SECRET", "hunter2")
     code = "import os\nprint(sorted(os.environ))\nprint(os.environ.get('WINGMAN_TEST_SECRET'))"
@@ -66,6 +88,25 @@ def test_the_users_home_is_hidden(without):
         r = py(code)
         assert r.ok and "the user's secret" not in r.stdout and planted.name not in r.stdout, r.stdout + r.stderr
         without("jail")
+        assert "the user's secret" in py(code).stdout
+    finally:
+        planted.unlink()
+
+
+@needs("home", "writes")
+def test_the_program_cannot_undo_the_jail(without):
+    """With the privileges it was started with, a program could unmount the cover of the home or
+    remount the project writable; it runs without them."""
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)
+    planted = home / f".wingman-sandbox-test-{uuid.uuid4().hex}"
+    planted.write_text("the user's secret")
+    umount = shutil.which("umount") or "/usr/bin/umount"
+    code = (f"import os, subprocess\nsubprocess.run([{umount!r}, '-l', {str(home)!r}])\n"
+            f"try:\n    print(open({str(planted)!r}).read())\nexcept OSError as e:\n    print('no', e.errno)\n")
+    try:
+        r = py(code)
+        assert r.ok and "the user's secret" not in r.stdout, r.stdout + r.stderr
+        without("drop")
         assert "the user's secret" in py(code).stdout
     finally:
         planted.unlink()
@@ -110,7 +151,7 @@ def test_network_is_cut_off(without):
     server.listen(8)
     port = server.getsockname()[1]
     accepted = []
-    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
     code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n"
             "    print('connected')\nexcept OSError as e:\n    print('refused', e)\n")
     try:
@@ -121,6 +162,34 @@ def test_network_is_cut_off(without):
         assert py(code).stdout.startswith("connected")
     finally:
         server.close()
+        for c in accepted:
+            c.close()
+
+
+@needs("network")
+def test_local_sockets_are_out_of_reach(without):
+    """A Unix socket that anyone may connect to (D-Bus, docker, a local database live in /run)
+    is a way out of the network namespace."""
+    place = Path("/run")
+    if not place.is_dir():
+        pytest.skip("no /run here")
+    path = place / f"wingman-sandbox-test-{uuid.uuid4().hex[:8]}.sock"
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    path.chmod(0o777)
+    server.listen(4)
+    accepted = []
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
+    code = (f"import socket\ns = socket.socket(socket.AF_UNIX)\ntry:\n    s.connect({str(path)!r})\n"
+            "    print('connected')\nexcept OSError as e:\n    print('refused', e.errno)\n")
+    try:
+        r = py(code)
+        assert r.ok and r.stdout.startswith("refused"), r.stdout + r.stderr
+        without("jail")
+        assert py(code).stdout.startswith("connected")
+    finally:
+        server.close()
+        path.unlink()
         for c in accepted:
             c.close()
 
@@ -144,6 +213,9 @@ def test_fork_bomb_is_bounded(without):
     r = py(FORK, limits=sandbox.Limits(processes=32, timeout_s=30))
     n = int(r.stdout.split()[-1])
     assert n < 32, r.stdout
+    without("cgroup")  # RLIMIT_NPROC alone still bounds it (nobody's, or the user's, processes)
+    if sandbox.plan()[0]["processes"]:
+        assert int(py(FORK, limits=sandbox.Limits(processes=32, timeout_s=30)).stdout.split()[-1]) < 32
     without("cgroup", "rlimits")
     assert py(FORK, limits=sandbox.Limits(processes=32, timeout_s=30)).stdout.split()[-1] == "200"
 
@@ -191,19 +263,23 @@ def test_the_memory_cgroup_alone_bounds_the_tree(without):
         assert not r.ok and "allocated" not in r.stdout and r.memory_exceeded
 
 
-def test_file_size_limit():
-    r = py("open('big', 'wb').write(b'x' * (3 * 1024 * 1024))\nprint('wrote')", limits=sandbox.Limits(file_mb=1))
+@needs("file_size")
+def test_file_size_limit(without):
+    code = "open('big', 'wb').write(b'x' * (3 * 1024 * 1024))\nprint('wrote')"
+    r = py(code, limits=sandbox.Limits(file_mb=1))
     assert not r.ok and "wrote" not in r.stdout
+    without("rlimits")
+    assert "wrote" in py(code, limits=sandbox.Limits(file_mb=1)).stdout
 
 
-LOOP = "import time\nt = time.time()\nwhile time.time() - t < 4:\n    pass\nprint('finished')\n"
+LOOP = "import time\nt = time.time()\nwhile time.time() - t < 2.5:\n    pass\nprint('finished')\n"
 
 
 def test_a_loop_is_stopped_by_the_timeout(without):
-    r = py(LOOP, limits=sandbox.Limits(timeout_s=1, cpu_s=30))
-    assert r.timed_out and not r.ok and "finished" not in r.stdout and r.duration_s < 3
+    r = py(LOOP, limits=sandbox.Limits(timeout_s=0.7, cpu_s=30))
+    assert r.timed_out and not r.ok and "finished" not in r.stdout and r.duration_s < 2
     without("timeout")
-    assert "finished" in py(LOOP, limits=sandbox.Limits(timeout_s=1, cpu_s=30)).stdout
+    assert "finished" in py(LOOP, limits=sandbox.Limits(timeout_s=0.7, cpu_s=30)).stdout
 
 
 def _alive(marker: str) -> list[int]:
@@ -227,14 +303,14 @@ while True:
 @pytest.mark.skipif(not (ENFORCED["home"] or "cgroup" in HOW["memory"]), reason="neither a pid namespace nor a cgroup")
 def test_the_timeout_kills_detached_children_too(without):
     marker = f"wingman-sandbox-test-{uuid.uuid4().hex}"
-    r = py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1.5, cpu_s=30))
+    r = py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1, cpu_s=30))
     assert r.timed_out
     deadline = time.monotonic() + 3
     while _alive(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(marker) == []
     without("jail", "cgroup")  # only the process group is killed then: the setsid child survives
-    py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1.5, cpu_s=30))
+    py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1, cpu_s=30))
     survivors = _alive(marker)
     for pid in survivors:
         os.kill(pid, 9)
@@ -254,6 +330,58 @@ def test_capabilities_report_the_plan():
     caps = sandbox.capabilities([sys.executable])
     assert caps["enforced"] == ENFORCED and caps["timeout"] and caps["scrubbed_env"]
     assert caps["network"] == (HOW["network"] if ENFORCED["network"] else "not enforced")
+
+
+def test_a_half_built_jail_fails_closed():
+    """The jail's own check refuses to run the program when a mount is not as planned: here, a
+    cover that is not our tmpfs and a path that is not read-only."""
+    import subprocess
+
+    from model.sandbox import jail
+
+    for expected in ([(Path("/"), False)], [(Path("/proc"), True)]):
+        r = subprocess.run(["/bin/sh", "-c", jail.check(expected) + "\necho ran"], capture_output=True, text=True)
+        assert r.returncode == 125 and "ran" not in r.stdout and jail.NOT_BUILT in r.stderr
+
+
+def test_the_interpreter_is_the_configured_one_then_the_workspace_venv_then_wingmans(tmp_path):
+    ws = tmp_path / "ws"
+    (ws / ".venv" / "bin").mkdir(parents=True)
+    assert sandbox.interpreter(ws, None).source == "wingman"  # no pyvenv.cfg: not a venv
+    (ws / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    exe = ws / ".venv" / "bin" / "python"
+    exe.symlink_to(sys.executable)
+    got = sandbox.interpreter(ws, None)
+    assert (got.path, got.source) == (str(exe), "workspace") and "project's interpreter" in got.sentence
+    assert sandbox.interpreter(ws, sys.executable) == sandbox.Interpreter(sys.executable, "configured")
+    assert sandbox.interpreter(ws, ".venv").path == str(exe)  # a venv folder, relative to the workspace
+    assert sandbox.interpreter(None, None) == sandbox.Interpreter(sys.executable, "wingman")
+    with pytest.raises(ValueError, match="not an executable"):
+        sandbox.interpreter(ws, str(tmp_path / "missing" / "python"))
+
+
+def test_a_workspace_venv_imports_its_own_site_packages_read_only(tmp_path):
+    """A real venv of the project (under a covered /tmp here, as a user's would be under the
+    covered home): its packages import in the sandbox, and cannot be changed from there."""
+    import subprocess
+    import sysconfig
+
+    ws = tmp_path / "ws"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(ws / ".venv")], check=True)
+    chosen = sandbox.interpreter(ws, None)
+    assert chosen.source == "workspace"
+    purelib = subprocess.run([chosen.path, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / "wingman_probe_dep.py").write_text("VALUE = 42\n")
+    code = ("import sys, wingman_probe_dep\nprint(sys.prefix, wingman_probe_dep.VALUE)\n"
+            "try:\n    open(wingman_probe_dep.__file__, 'a').write('x')\n    print('changed')\n"
+            "except OSError as e:\n    print('read-only', e.errno)\n")
+    r = sandbox.run([chosen.path, "main.py"], {"main.py": code}, project=ws)
+    assert r.ok, r.stderr
+    assert r.stdout.split()[:2] == [str(ws / ".venv"), "42"]
+    if r.enforced["writes"]:
+        assert "read-only" in r.stdout and (Path(purelib) / "wingman_probe_dep.py").read_text() == "VALUE = 42\n"
+    assert sysconfig.get_path("purelib") != purelib  # it really was the project's, not Wingman's
 
 
 # The leaks the never-die fuzz session found in the old sandbox (issue "Never die"), as they were.
@@ -284,7 +412,7 @@ def test_no_setns_escape_into_the_parents_network(without):
     server.bind(("127.0.0.1", 0))
     server.listen(8)
     accepted = []
-    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
     code = SETNS.format(port=server.getsockname()[1])
     try:
         r = py(code)
