@@ -202,6 +202,18 @@ class WingmanProtocol(LanguageServerProtocol):
         if future is not None:
             future.add_done_callback(lambda f, key=msg_id: self._forget_future(key, f))
 
+    def _run_generator(self, future: Any, *, gen: Any, result_future: Any) -> None:
+        # A generator handler (pygls' executeCommand) whose step was cancelled — a command's task
+        # cancelled by $/cancelRequest, by shutdown, or by the command itself — would raise
+        # CancelledError (a BaseException) out of a loop callback: the request is cancelled instead,
+        # and answered -32800 like any other.
+        if future is not None and future.cancelled():
+            gen.close()
+            if not result_future.done():
+                result_future.cancel()
+            return
+        super()._run_generator(future, gen=gen, result_future=result_future)
+
     @lsp_method(types.SHUTDOWN)
     def lsp_shutdown(self, *args: Any) -> Any:
         """pygls' shutdown, over a copy of the pending requests: cancelling a thread's future
