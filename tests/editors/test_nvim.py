@@ -418,7 +418,9 @@ def test_slow_suggestion_shows_busy_in_statusline_and_at_the_cursor(nvim, tmp_pa
         pytest.skip(server_missing())
     released = tmp_path / "release-ready"
     setup_plugin(nvim, proxy_cmd("--busy-after-ms", "300", "--hold-ready", str(released)), {
-        "fakeEngine": {**FAKE, "delayS": 1.5}, "completion": {"debounceMs": 0}, "diagnostics": {"enabled": False},
+        "fakeEngine": {**FAKE, "delayS": 1.5},
+        # No deadline: the answer is meant to arrive slowly and still be shown (the deadline has its own tests).
+        "completion": {"debounceMs": 0, "deadlineMs": 0}, "diagnostics": {"enabled": False},
     }, busy={"virtual_text": True})
     nvim.exec_lua("_G.lines = {}; vim.api.nvim_create_autocmd('User', {pattern = 'WingmanStatus',"
                   " callback = function() table.insert(_G.lines, require('wingman').statusline()) end})")

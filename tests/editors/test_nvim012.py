@@ -66,7 +66,9 @@ def test_busy_statusline_with_the_builtin(nvim, tmp_path):
     if server_missing():
         pytest.skip(server_missing())
     t.setup_plugin(nvim, t.proxy_cmd("--busy-after-ms", "300"), {
-        "fakeEngine": {**t.FAKE, "delayS": 1.5}, "completion": {"debounceMs": 0}, "diagnostics": {"enabled": False},
+        "fakeEngine": {**t.FAKE, "delayS": 1.5},
+        # No deadline: the answer is meant to arrive slowly and still be shown (the deadline has its own tests).
+        "completion": {"debounceMs": 0, "deadlineMs": 0}, "diagnostics": {"enabled": False},
     }, busy={"virtual_text": True})
     t.open_ready(nvim, tmp_path / "calc.py")
     nvim.command("call cursor(2, 1)")

@@ -328,6 +328,9 @@ def fuzz(cases: int, seed: int, seconds: float | None = None, save: bool = True)
     rng = random.Random(seed)
     report = Report()
     home = tempfile.mkdtemp(prefix="wingman-fuzz-home-")
+    # In-process servers read the cache folder from the environment; put it back afterwards, or
+    # every later test in the same pytest process would look for the model in an empty folder.
+    saved_home = os.environ.get("WINGMAN_HOME")
     os.environ["WINGMAN_HOME"] = home
     logging.getLogger().setLevel(logging.CRITICAL)  # the server logs every bad message it answers
     loop = asyncio.new_event_loop()
@@ -363,6 +366,10 @@ def fuzz(cases: int, seed: int, seconds: float | None = None, save: bool = True)
     finally:
         report.rss_after = rss_mb()
         loop.close()
+        if saved_home is None:
+            os.environ.pop("WINGMAN_HOME", None)
+        else:
+            os.environ["WINGMAN_HOME"] = saved_home
     return report
 
 

@@ -252,3 +252,61 @@ def test_capabilities_report_the_plan():
     caps = sandbox.capabilities([sys.executable])
     assert caps["enforced"] == ENFORCED and caps["timeout"] and caps["scrubbed_env"]
     assert caps["network"] == (HOW["network"] if ENFORCED["network"] else "not enforced")
+
+
+# The leaks the never-die fuzz session found in the old sandbox (issue "Never die"), as they were.
+SETNS = """import ctypes, glob, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+joined = []
+for path in [f'/proc/{{os.getppid()}}/ns/net', '/proc/1/ns/net', *glob.glob('/proc/[0-9]*/ns/net')]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        continue
+    if libc.setns(fd, CLONE_NEWNET) == 0:
+        joined.append(path)
+    os.close(fd)
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=3)
+    print('connected via', joined)
+except OSError as e:
+    print('refused', e.errno, joined)
+"""
+
+
+@needs("network")
+def test_no_setns_escape_into_the_parents_network(without):
+    """As root, a child could join the parent's network namespace through /proc/<ppid>/ns/net."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    threading.Thread(target=lambda: [accepted.append(server.accept()[0]) for _ in range(2)], daemon=True).start()
+    code = SETNS.format(port=server.getsockname()[1])
+    try:
+        r = py(code)
+        assert r.ok and r.stdout.startswith("refused"), r.stdout + r.stderr
+        without("jail")
+        assert py(code).stdout.startswith("connected")
+    finally:
+        server.close()
+        for c in accepted:
+            c.close()
+
+
+@needs("home")
+def test_no_reads_of_secrets_outside_the_directory(tmp_path, without):
+    """A private key beside the project (not in it) and /etc/shadow stay unreadable."""
+    project = tmp_path / "project"
+    project.mkdir()
+    key = tmp_path / "id_canary"
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY----- canary")
+    key.chmod(0o600)
+    code = (f"for p in [{str(key)!r}, '/etc/shadow']:\n"
+            "    try:\n        print('read', p, open(p).read()[:40])\n"
+            "    except OSError as e:\n        print('refused', p, e.errno)\n")
+    r = py(code, project=project)
+    assert r.ok and "PRIVATE KEY" not in r.stdout and "read /etc/shadow" not in r.stdout, r.stdout + r.stderr
+    without("jail")
+    assert "PRIVATE KEY" in py(code, project=project).stdout
