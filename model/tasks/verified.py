@@ -127,7 +127,9 @@ def _outcome_words(o: oracles.Outcome) -> str:
         return "changes_its_argument"
     if o.state:
         return "sets_" + "_".join(sorted(o.state))[:20]
-    return "result"
+    if o.value in ("''", "[]", "()", "{}", "set()"):
+        return "is_empty_" + _slug(o.type)
+    return "returns_" + (_slug(re.sub(r"(?<!^)(?=[A-Z])", "_", o.type)) or "a_value")
 
 
 def eval_literal(text: str):
@@ -370,7 +372,8 @@ def generate(module_source: str, module: str, qualname: str, import_lines: Seque
         full = render_file(tests, import_lines, header)
         passed = run_pytest(full, module_source, module, project_files, python)
         if passed is None:
-            result.reason = "pytest could not run the tests in the sandbox"
+            result.reason = "pytest could not run the tests in the sandbox" + (
+                f" (is pytest installed for {python}?)" if python else "")
             return result
         failing = [x for x in tests if x.name not in passed]
         if not failing:

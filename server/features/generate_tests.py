@@ -200,7 +200,8 @@ def register(server: "WingmanServer") -> None:
                 if applied:
                     tell(ls, f"Wingman wrote {verified.plural(len(result.tests), 'verified test')} for {fn.name} to "
                              f"{path.name}: {result.evidence()}.{note}")
-                return {"applied": applied, "uri": test_uri, "text": result.text, "written": len(result.tests),
+                return {"applied": _applied(ls, applied, current), "uri": test_uri, "text": result.text,
+                        "written": len(result.tests),
                         "verified": True, "evidence": result.evidence(), "mutants": result.mutants,
                         "killed": result.killed, "lines": result.lines, "covered": result.covered,
                         "dropped": result.dropped}
@@ -218,7 +219,14 @@ def register(server: "WingmanServer") -> None:
         if applied:
             tell(ls, f"Wingman wrote {verified.plural(n, 'unverified test')} for {fn.name} to {path.name}: {why}. "
                      f"They were not run; check them before you trust them.", types.MessageType.Warning)
-        return {"applied": applied, "uri": test_uri, "text": text, "written": n, "verified": False, "reason": why}
+        return {"applied": _applied(ls, applied, current), "uri": test_uri, "text": text, "written": n,
+                "verified": False, "reason": why}
+
+
+def _applied(ls: "WingmanServer", done: bool, current: str | None) -> bool:
+    """The result's `applied`. A client that cannot create files gets `applied: false` with the
+    file's uri and text, its cue to open the file (editors/emacs), which the server has written."""
+    return done and (current is not None or ls.client_can_create_files)
 
 
 def _mark_unverified(text: str, name: str, why: str, new: bool) -> str:

@@ -147,7 +147,7 @@ def test_emacs_eglot_snippet_completes_and_applies_a_code_action(tmp_path, serve
     assert got["text"] and "    return a + b  # from the comment" in got["text"], (got, proc.stderr[-2000:])
     assert got["pickedTests"] == "Generate tests for add", got
     assert got["testFile"] == str(tmp_path / "tests" / "test_calc.py"), got
-    assert "def test_add():" in got["testText"] and "from calc import add" in got["testText"], got
+    assert "def test_add" in got["testText"] and "from calc import add" in got["testText"], got
 
 
 # --- Vim + ALE ----------------------------------------------------------------------------------

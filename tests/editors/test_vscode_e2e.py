@@ -101,8 +101,8 @@ def test_vscode_ghost_text_tab_and_generate_tests(tmp_path):
     # "Wingman: Generate Tests" opened the new test file with the generated tests, saved it, and
     # focused it (beside the source).
     assert r["testTab"] == "test_calc.py"
-    assert "def test_add():" in r["testFileVisibleText"] and "from calc import add" in r["testFileVisibleText"]
-    assert "def test_add():" in r["testFileOnDisk"] and r["testFileDirty"] is False
+    assert "def test_add" in r["testFileVisibleText"] and "from calc import add" in r["testFileVisibleText"]
+    assert "def test_add" in r["testFileOnDisk"] and r["testFileDirty"] is False
     assert r["focusedTab"].startswith("test_calc.py")
     # "Translate Selection…" offers the other six languages; JavaScript opened calc.js.
     assert r["translateChoices"] == ["JavaScript", "TypeScript", "Java", "C++", "Go", "Rust"]

@@ -51,7 +51,7 @@ def test_expected_values_come_from_the_function_and_the_file_passes(tmp_path):
 def test_a_test_failing_in_the_final_run_is_never_written_as_verified():
     # Deterministic inside one process (the harness sees the same value twice), different in
     # the next (pytest's): every recorded expected value is wrong there.
-    src = "import os\n\n\ndef shifted(x: int) -> int:\n    return x + os.getpid()\n"
+    src = "import random\n\nTOKEN = random.randrange(10**12)\n\n\ndef shifted(x: int) -> int:\n    return x + TOKEN\n"
     r = gen(src, "shifted")
     assert not r.verified and r.text == "" and not r.tests
     assert "passed" in r.reason or "pytest" in r.reason

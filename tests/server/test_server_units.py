@@ -209,3 +209,37 @@ def test_hints_need_an_alternative_of_the_same_kind():
     text = "x = 1\ny = x + 2\n"
     scores = [_score(text, " +", " max", -12.0), _score(text, " 2", " 3", -12.0)]
     assert [(h.text, h.replacement) for h in find_hints(text, scores, -9.0)] == [("2", "3")]
+
+
+def test_worker_runs_a_completion_between_a_generations_steps():
+    """A generation that calls run_urgent between tokens lets a completion submitted meanwhile
+    run at once, on the worker thread, and then goes on where it was."""
+    w = Worker()
+    steps: list[str] = []
+    completion_submitted = threading.Event()
+    generation_may_end = threading.Event()
+
+    def generation(cancel):
+        for i in range(200):
+            steps.append(f"g{i}")
+            w.run_urgent(GENERATION)
+            if i == 5:
+                completion_submitted.wait(5)
+            if i > 5 and "c" in steps:
+                generation_may_end.wait(5)
+                return "generated"
+        return "never interleaved"
+
+    gen = w.submit(GENERATION, generation)
+    while "g5" not in steps:
+        threading.Event().wait(0.01)
+    comp = w.submit(COMPLETION, lambda cancel: steps.append("c") or "completed")
+    completion_submitted.set()
+    assert comp.future.result(timeout=5) == "completed"
+    assert not gen.future.done()  # answered while the generation was still running
+    generation_may_end.set()
+    assert gen.future.result(timeout=5) == "generated"
+    assert steps.index("c") in (6, 7)  # at the first step after it was queued
+    # Called from any other thread it does nothing.
+    assert w.run_urgent(GENERATION) == 0
+    w.stop()
