@@ -207,6 +207,7 @@ def _cli(args: list[str], home: Path, env_extra: dict | None = None) -> subproce
                           text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_killed_run_installs_nothing_then_a_whole_run_installs_into_the_cache(tmp_path, tiny_model, shipped):
     from model import repo_adapters
     from training.train import FAULT_ENV
