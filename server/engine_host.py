@@ -179,7 +179,10 @@ class EngineHost:
         if info is not None and getattr(info, "name", ""):
             self.model = info.name
         progress.end("ready")
-        served = f" + repository adapter {Path(self.serving_adapter).name}" if self.serving_adapter else ""
+        served = ""
+        if self.serving_adapter:  # the status line says which model serves
+            name = Path(self.serving_adapter).name
+            served = " (repository adapter)" if name in self.model else f" + repository adapter {name}"
         self._set("ready", f"{self.model}{served} ready")
 
     def _fall_back(self, config: EngineConfig, exc: Exception) -> bool:

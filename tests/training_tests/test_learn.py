@@ -207,6 +207,7 @@ def _cli(args: list[str], home: Path, env_extra: dict | None = None) -> subproce
                           text=True, timeout=600)
 
 
+@pytest.mark.slow
 def test_a_killed_run_installs_nothing_then_a_whole_run_installs_into_the_cache(tmp_path, tiny_model, shipped):
     from model import repo_adapters
     from training.train import FAULT_ENV
@@ -245,3 +246,17 @@ def test_a_killed_run_installs_nothing_then_a_whole_run_installs_into_the_cache(
     assert installed.name in listed.stdout and str(repo.resolve()) in listed.stdout
     removed = _cli(["model", "remove", installed.name], home)
     assert removed.returncode == 0 and not installed.exists()
+
+
+def test_a_win_needs_two_more_exact_holes_and_no_real_loss_of_similarity():
+    from training.learn.check import wins
+
+    def result(exact: int, es: float = 0.5, n: int = 40) -> dict:
+        task = {"exact_match_no_boilerplate": exact / n, "n_no_boilerplate": n, "edit_similarity": es}
+        return {"line": task, "single": dict(task)}
+
+    assert not wins(result(12), result(12))
+    assert not wins(result(12), result(12, es=0.6))  # similarity alone is no win
+    assert wins(result(12), result(13))  # one more in each task: two in all
+    assert not wins(result(12), result(13), min_gain=3)
+    assert not wins(result(12, es=0.6), result(14, es=0.55))  # more exact, but 5 points less similar

@@ -45,6 +45,7 @@ class LearnConfig:
     use_acceptance_log: bool = True
     accept_weight: int = 3
     install: str = "win"  # win | always | never
+    min_gain: int = 2  # a win: at least this many more held-out holes filled exactly (net, both tasks)
     quantize: str = "auto"  # of the engines that evaluate (as the server serves)
     ignore: list[str] = field(default_factory=list)  # more privacy patterns (the built-in ones always apply)
     resume: bool = False  # continue the last killed run's training from its checkpoint

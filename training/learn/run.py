@@ -141,7 +141,7 @@ def learn(cfg: LearnConfig, is_private: Callable[[str], bool] = lambda p: False,
 
     say("check", "scoring the trained adapter on the same held-out holes", 0.82)
     after = check.evaluate(_engine(cfg, final), heldout, cfg.eval_limit, cfg.eval_seed, cfg.budget)
-    won = check.wins(before, after)
+    won = check.wins(before, after, cfg.min_gain)
     install = cfg.install == "always" or (cfg.install == "win" and won)
     em0, es0 = check.headline(before)
     em1, es1 = check.headline(after)
@@ -158,7 +158,7 @@ def learn(cfg: LearnConfig, is_private: Callable[[str], bool] = lambda p: False,
         "after": {k: {m: v for m, v in r.items() if m != "samples"} for k, r in after.items()},
         "headline": {"before": {"exact_match": em0, "edit_similarity": es0},
                      "after": {"exact_match": em1, "edit_similarity": es1}},
-        "won": won, "installed": None, "wall_s": round(time.monotonic() - t0, 1), "peak_rss_mib": peak_rss_mib(),
+        "won": won, "exact_gain_holes": check.exact_count(after) - check.exact_count(before), "installed": None, "wall_s": round(time.monotonic() - t0, 1), "peak_rss_mib": peak_rss_mib(),
         "config": asdict(cfg),
     }
     if install:
