@@ -254,7 +254,7 @@ def select(prefix: str, suffix: str, others: Sequence[tuple[str, str]], resolve:
         if resolve is not None and (found := resolve(module, None)) is not None:
             texts.setdefault(found[0], found[1])
     # The word being typed, when it is the start of a name defined elsewhere.
-    typing = re.search(r"[A-Za-z_]\w*$", prefix)
+    typing = re.search(r"[A-Za-z_]\w*$", prefix[-200:])
     partial = typing.group() if typing and len(typing.group()) >= 2 else ""
     for path, text in texts.items():
         defs = definitions(text) if (_mentions(text, wanted_set) or (partial and partial in text)) else {}
