@@ -52,12 +52,14 @@ def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD
     for label in ("plain", "context") * rounds:
         engine.complete(request(1, retrieval.select(src[:cut], suffix, others) if label == "context" else ()))  # warm
         ms, shown_list, ctx_ms, tokens = runs[label]
+        last = None
         for i in range(1, len(typed) + 1, 3):
             t0 = time.perf_counter()
             req = request(i)
             if label == "context":
                 t1 = time.perf_counter()
-                files = retrieval.select(req.prefix, req.suffix, others)
+                files = retrieval.settle(last, retrieval.select(req.prefix, req.suffix, others))  # as the server
+                last = files
                 ctx_ms.append((time.perf_counter() - t1) * 1000)
                 req = request(i, files)
             got = engine.complete(req)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from model.stops import CLOSERS, OPENERS
 
-DEFAULT_THRESHOLD = 0.0  # replaced by the calibrated value (server/config.py holds the setting)
+DEFAULT_THRESHOLD = 0.45  # calibrated by `wingman eval --tasks crossfile` on funcy and glom (server/README.md)
 COMMENT_THRESHOLD = 0.6  # inside comments and strings, unless invoked
 MAX_LOCAL_CHARS = 20_000  # of the text around the cursor that the parse check looks at
 _IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")

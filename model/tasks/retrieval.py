@@ -307,3 +307,13 @@ _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|^([
 def definitions_names_regex(text: str) -> list[str]:
     """Names this file defines itself (by regex: it may not parse while being edited)."""
     return [a or b for a, b in _DEF.findall(text)]
+
+
+def settle(previous: tuple[ContextFile, ...] | None, new: tuple[ContextFile, ...]) -> tuple[ContextFile, ...]:
+    """The context to send: the previous one when every part of the new one is already in it
+    (typing a name narrows the definitions it matches), so the prompt's head and its KV cache stay."""
+    if previous and new:
+        held = dict(previous)
+        if all(p in held and code in held[p] for p, code in new):
+            return previous
+    return new
