@@ -35,7 +35,7 @@ def _stats(ms: list[float]) -> dict:
     return {"p50_ms": statistics.median(ms), "p90_ms": ms[max(0, int(len(ms) * 0.9) - 1)], "n": len(ms)}
 
 
-def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD) -> dict:
+def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD, rounds: int = 3) -> dict:
     src = (EXAMPLES / "stats.py").read_text()
     cut = src.index("def clamp(")
     typed = "def clamp(value: float, low: float, high: float) -> float:"
@@ -47,15 +47,19 @@ def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD
                                  path="stats.py", repo_path="stats.py", repo_name="examples", context=context, n=n)
 
     out: dict = {}
-    for label in ("plain", "context"):
+    runs: dict = {"plain": ([], [], [], []), "context": ([], [], [], [])}  # ms, shown, selection ms, tokens
+    # Rounds alternate (plain, context, plain, context, ...): a busy machine's drift then falls on both.
+    for label in ("plain", "context") * rounds:
         engine.complete(request(1, retrieval.select(src[:cut], suffix, others) if label == "context" else ()))  # warm
-        ms, shown, ctx_ms, tokens = [], 0, [], []
+        ms, shown_list, ctx_ms, tokens = runs[label]
+        last = None
         for i in range(1, len(typed) + 1, 3):
             t0 = time.perf_counter()
             req = request(i)
             if label == "context":
                 t1 = time.perf_counter()
-                files = retrieval.select(req.prefix, req.suffix, others)
+                files = retrieval.settle(last, retrieval.select(req.prefix, req.suffix, others))  # as the server
+                last = files
                 ctx_ms.append((time.perf_counter() - t1) * 1000)
                 req = request(i, files)
             got = engine.complete(req)
@@ -64,10 +68,11 @@ def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD
                 got = [c for c in got if gate.decide(c.text, c.confidence, req.prefix, req.suffix, threshold,
                                                      context=ctext).show]
             ms.append((time.perf_counter() - t0) * 1000)
-            shown += bool(got)
+            shown_list.append(bool(got))
             if got:
                 tokens.append(got[0].timings.prompt_tokens)
-        out[label] = _stats(ms) | {"shown_rate": shown / len(ms),
+    for label, (ms, shown_list, ctx_ms, tokens) in runs.items():
+        out[label] = _stats(ms) | {"shown_rate": sum(shown_list) / len(ms),
                                    "prompt_tokens_mean": statistics.mean(tokens) if tokens else 0}
         if ctx_ms:
             out[label]["selection_ms_p50"] = statistics.median(ctx_ms)
@@ -118,5 +123,5 @@ def print_table(r: dict) -> None:
           f"({a['candidates']} distinct)")
     if "index" in r:
         ix = r["index"]
-        print(f"workspace index: {ix['files']} files in {ix['scan_s']:.1f} s, ~{ix['memory_bytes'] / 1e6:.1f} MB "
+        print(f"workspace index: {ix['files']} of {ix.get('workspace_files', '?')} files in {ix['scan_s']:.1f} s, ~{ix['memory_bytes'] / 1e6:.1f} MB "
               f"(tracemalloc peak {ix['tracemalloc_peak_bytes'] / 1e6:.1f} MB); bad input: {ix['bad_input']}")

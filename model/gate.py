@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 
 from model.stops import CLOSERS, OPENERS
 
-DEFAULT_THRESHOLD = 0.0  # replaced by the calibrated value (server/config.py holds the setting)
+DEFAULT_THRESHOLD = 0.45  # calibrated by `wingman eval --tasks crossfile` on funcy and glom (server/README.md)
 COMMENT_THRESHOLD = 0.6  # inside comments and strings, unless invoked
+MAX_LOCAL_CHARS = 20_000  # of the text around the cursor that the parse check looks at
 _IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 _ATTR = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
 _BOUND = re.compile(r"(?:\bfor\s+([\w, ]+?)\s+in\b|\b(?:def|class)\s+(\w+)|\b(\w+)\s*(?::[^=]*)?=(?!=)|\bas\s+(\w+)|"
@@ -91,8 +92,17 @@ def _depth(s: str) -> int:
     return d
 
 
-def _names_in_scope(prefix: str, suffix: str, context: str) -> set[str]:
-    return set(_IDENT.findall(prefix)) | set(_IDENT.findall(suffix)) | set(_IDENT.findall(context))
+def _spelled(name: str, *texts: str) -> bool:
+    """`name` occurs as a whole word in one of the texts (str.find: fast on long files)."""
+    for t in texts:
+        i = t.find(name)
+        while i >= 0:
+            end = i + len(name)
+            if (i == 0 or not (t[i - 1].isalnum() or t[i - 1] == "_")) and \
+                    (end == len(t) or not (t[end].isalnum() or t[end] == "_")):
+                return True
+            i = t.find(name, i + 1)
+    return False
 
 
 def _bound_by(text: str) -> set[str]:
@@ -109,7 +119,7 @@ def findings(text: str, prefix: str, suffix: str, language: str = "python", cont
     line_before = prefix.rsplit("\n", 1)[-1]
     line_after = suffix.split("\n", 1)[0]
     first = (line_before + text.split("\n", 1)[0]).strip()
-    above = next((ln.strip() for ln in reversed(prefix.split("\n")[:-1]) if ln.strip()), "")
+    above = next((ln.strip() for ln in reversed(prefix[-4000:].split("\n")[:-1]) if ln.strip()), "")
     if first and first == above:
         out.append("repeats_line_above")
     if text.strip() and all(ch in CLOSERS + ";,: " for ch in text.strip()):
@@ -127,20 +137,22 @@ def findings(text: str, prefix: str, suffix: str, language: str = "python", cont
         if _parses(head + tail) or _parses(head + "pass" + tail):
             if not _parses(head + text + tail):
                 out.append("does_not_parse")
-        known = _names_in_scope(prefix, suffix, context) | KNOWN | _bound_by(text)
+        known = KNOWN | _bound_by(text)
         used = {m for m in _IDENT.findall(_code_only(text))}
         # The name being typed is completed by the text: it is known if the whole word is.
-        typed = re.search(r"[A-Za-z_]\w*$", prefix)
+        typed = re.search(r"[A-Za-z_]\w*$", prefix[-200:])  # anchored at the end: only the tail
         if typed:
             whole = typed.group() + re.match(r"\w*", text).group()
             used.discard(re.match(r"\w*", text).group())
             if whole not in known:
                 used.add(whole)
-        if used - known:
+        # A name is in scope when the file or the context spells it as a whole word: a search
+        # per name used (a few), not a scan of every name in a long file.
+        if any(not _spelled(n, prefix, suffix, context) for n in used - known):
             out.append("unknown_name")
         for mod, attr in _ATTR.findall(line_before[-80:] + text):
             m = sys.modules.get(mod) if mod in getattr(sys, "stdlib_module_names", ()) else None
-            if m is not None and re.search(rf"^\s*import\s+{mod}\b", prefix, re.M) and not hasattr(m, attr):
+            if m is not None and f"import {mod}" in prefix and not hasattr(m, attr):
                 out.append("missing_attribute")
                 break
     return out
@@ -149,7 +161,7 @@ def findings(text: str, prefix: str, suffix: str, language: str = "python", cont
 def _local(prefix: str, suffix: str, lines: int = 150) -> tuple[str, str]:
     """The top-level statement around the cursor: from the last line at column 0 before it to
     the next one after it. Parsing that, not the whole file, keeps the check to a millisecond."""
-    before = prefix.split("\n")
+    before = prefix[-MAX_LOCAL_CHARS:].split("\n")  # 150 lines of code fit in this many characters
     start = len(before) - 1
     for i in range(len(before) - 2, max(-1, len(before) - 2 - lines), -1):
         ln = before[i]
@@ -161,7 +173,7 @@ def _local(prefix: str, suffix: str, lines: int = 150) -> tuple[str, str]:
     if start and before[start - 1].startswith("@"):
         while start and before[start - 1].startswith("@"):
             start -= 1
-    after = suffix.split("\n")
+    after = suffix[:MAX_LOCAL_CHARS].split("\n")
     end = len(after)
     for j in range(1, min(len(after), lines)):
         ln = after[j]
@@ -174,7 +186,7 @@ def _local(prefix: str, suffix: str, lines: int = 150) -> tuple[str, str]:
 
 
 def _file_indents(prefix: str) -> list[int]:
-    return [len(ln) - len(ln.lstrip()) for ln in prefix.split("\n")[-200:] if ln.strip()]
+    return [len(ln) - len(ln.lstrip()) for ln in prefix[-8000:].split("\n")[-200:] if ln.strip()]
 
 
 def _code_only(text: str) -> str:

@@ -151,9 +151,8 @@ class Contexts:
 
         files = retrieval.select(prefix, suffix, others, resolve, max_chars=int(budget_tokens * CONTEXT_CHARS_PER_TOKEN))
         name = os.path.basename(base.rstrip(os.sep)) or "workspace"
+        files = retrieval.settle(last[1].files if last is not None else None, files)
         chosen = Selected(name, repo_path, files, (time.perf_counter() - t0) * 1000)
-        if last is not None and _narrows(files, last[1].files):
-            chosen = last[1]  # what the new selection keeps is already there: keep the cached head
         with self._lock:
             self._last[snap.uri] = (key, chosen)
         return chosen
@@ -165,11 +164,3 @@ def _rel(path: str, base: str) -> str:
     except ValueError:  # another drive on Windows
         return os.path.basename(path)
     return os.path.basename(path) if rel.startswith("..") else rel.replace(os.sep, "/")
-
-
-def _narrows(new: tuple, old: tuple) -> bool:
-    """Every part of the new context is already in the old one."""
-    if not new or not old:
-        return False
-    held = dict(old)
-    return all(p in held and code in held[p] for p, code in new)

@@ -38,6 +38,6 @@ def measure(n_files: int = 50_000) -> dict:
         reads = {"binary": index.read("blob.py"), "unreadable": index.read("locked.py"),
                  "deleted": index.read(doomed[0].relative_to(root).as_posix())}
         (root / "locked.py").chmod(0o644)
-        return {"files": len(index.files), "truncated": index.truncated, "scan_s": index.scan_s,
+        return {"workspace_files": n_files + 2, "files": len(index.files), "truncated": index.truncated, "scan_s": index.scan_s,
                 "memory_bytes": index.memory_bytes(), "tracemalloc_peak_bytes": peak,
                 "bad_input": {k: ("skipped" if v is None else "read") for k, v in reads.items()}}

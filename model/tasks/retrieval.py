@@ -254,7 +254,7 @@ def select(prefix: str, suffix: str, others: Sequence[tuple[str, str]], resolve:
         if resolve is not None and (found := resolve(module, None)) is not None:
             texts.setdefault(found[0], found[1])
     # The word being typed, when it is the start of a name defined elsewhere.
-    typing = re.search(r"[A-Za-z_]\w*$", prefix)
+    typing = re.search(r"[A-Za-z_]\w*$", prefix[-200:])
     partial = typing.group() if typing and len(typing.group()) >= 2 else ""
     for path, text in texts.items():
         defs = definitions(text) if (_mentions(text, wanted_set) or (partial and partial in text)) else {}
@@ -307,3 +307,13 @@ _DEF = re.compile(r"^[ \t]*(?:async[ \t]+)?(?:def|class)[ \t]+([A-Za-z_]\w*)|^([
 def definitions_names_regex(text: str) -> list[str]:
     """Names this file defines itself (by regex: it may not parse while being edited)."""
     return [a or b for a, b in _DEF.findall(text)]
+
+
+def settle(previous: tuple[ContextFile, ...] | None, new: tuple[ContextFile, ...]) -> tuple[ContextFile, ...]:
+    """The context to send: the previous one when every part of the new one is already in it
+    (typing a name narrows the definitions it matches), so the prompt's head and its KV cache stay."""
+    if previous and new:
+        held = dict(previous)
+        if all(p in held and code in held[p] for p, code in new):
+            return previous
+    return new

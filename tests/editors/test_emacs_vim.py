@@ -61,7 +61,7 @@ EGLOT_TEST = r"""
 ;; What a user sets: the command (here the fake engine, scripted) and options.
 (setq wingman-server-command (list (getenv "WINGMAN_EXE") "serve" "--engine" "fake"))
 (setq wingman-initialization-options
-      (list :completion '(:fallback "on" :debounceMs 0)
+      (list :completion '(:fallback "on" :debounceMs 0 :gateThreshold 0)
             :diagnostics '(:debounceMs 0)
             :fakeEngine (json-read-from-string (getenv "WINGMAN_FAKE"))))
 (setq eglot-sync-connect t)
@@ -159,7 +159,7 @@ let g:ale_lint_on_text_changed = 'never'
 let g:ale_set_signs = 0
 packadd ale
 let g:wingman_command = $WINGMAN_EXE . ' serve --engine fake'
-let g:wingman_options = {'completion': {'fallback': 'on', 'debounceMs': 0},
+let g:wingman_options = {'completion': {'fallback': 'on', 'debounceMs': 0, 'gateThreshold': 0},
 \                        'diagnostics': {'debounceMs': 0},
 \                        'fakeEngine': json_decode($WINGMAN_FAKE)}
 execute 'source ' . fnameescape($WINGMAN_SNIPPET)

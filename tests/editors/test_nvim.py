@@ -106,7 +106,7 @@ def shared(tmp_path_factory):
         mp.setenv(key, value)
     session = start_nvim(tmp)
     setup_plugin(session, [wingman_exe(), "serve", "--engine", "fake"],
-                 {"fakeEngine": FAKE, "completion": {"debounceMs": 0}, "diagnostics": {"enabled": False}})
+                 {"fakeEngine": FAKE, "completion": {"debounceMs": 0, "gateThreshold": 0}, "diagnostics": {"enabled": False}})
     yield session, tmp
     stop_nvim(session)
     mp.undo()
@@ -167,7 +167,7 @@ def test_asking_again_and_accepting_only_the_first_line(nvim, tmp_path, server_c
     # Multi-line suggestions, numbered by the fake engine ({n}: its n-th call).
     setup_plugin(nvim, server_cmd, {
         "fakeEngine": {"completion": "total = a + b\n    return total  # {n}\n"},
-        "completion": {"debounceMs": 0, "mode": "multi"}, "diagnostics": {"enabled": False},
+        "completion": {"debounceMs": 0, "mode": "multi", "gateThreshold": 0}, "diagnostics": {"enabled": False},
     })
     open_ready(nvim, tmp_path / "calc.py")
     nvim.command("call cursor(2, 1)")
@@ -185,7 +185,8 @@ def test_asking_again_and_accepting_only_the_first_line(nvim, tmp_path, server_c
     assert wait(nvim, "not require('wingman.ghost').visible()") is True
     nvim.input("<M-]>")
     again = wait(nvim, "require('wingman.ghost').text()")
-    assert again == first
+    # An explicit request asks the model again (for alternatives): the fake's next call.
+    assert again and again.startswith("total = a + b\n    return total  # "), again
     # Alt+l takes only its first line.
     nvim.input("<M-l>")
     line = wait(nvim, "vim.api.nvim_buf_get_lines(0, 1, 2, true)[1] ~= '    ' and vim.api.nvim_buf_get_lines(0, 1, 2, true)[1]")
@@ -420,7 +421,7 @@ def test_slow_suggestion_shows_busy_in_statusline_and_at_the_cursor(nvim, tmp_pa
     setup_plugin(nvim, proxy_cmd("--busy-after-ms", "300", "--hold-ready", str(released)), {
         "fakeEngine": {**FAKE, "delayS": 1.5},
         # No deadline: the answer is meant to arrive slowly and still be shown (the deadline has its own tests).
-        "completion": {"debounceMs": 0, "deadlineMs": 0}, "diagnostics": {"enabled": False},
+        "completion": {"debounceMs": 0, "deadlineMs": 0, "gateThreshold": 0}, "diagnostics": {"enabled": False},
     }, busy={"virtual_text": True})
     nvim.exec_lua("_G.lines = {}; vim.api.nvim_create_autocmd('User', {pattern = 'WingmanStatus',"
                   " callback = function() table.insert(_G.lines, require('wingman').statusline()) end})")

@@ -39,7 +39,7 @@ def server_cmd():
 
 def test_builtin_inline_completion_shows_ghost_text_and_tab_accepts_it(nvim, tmp_path, server_cmd):
     assert nvim.exec_lua("return vim.version().minor") >= 12
-    t.setup_plugin(nvim, server_cmd, {"fakeEngine": t.FAKE, "completion": {"debounceMs": 0}, "diagnostics": {"enabled": False}})
+    t.setup_plugin(nvim, server_cmd, {"fakeEngine": t.FAKE, "completion": {"debounceMs": 0, "gateThreshold": 0}, "diagnostics": {"enabled": False}})
     t.open_ready(nvim, tmp_path / "calc.py")
     assert nvim.exec_lua("return require('wingman').use_builtin()") is True
     assert nvim.exec_lua("return vim.lsp.inline_completion.is_enabled({bufnr = 0})") is True
@@ -68,7 +68,7 @@ def test_busy_statusline_with_the_builtin(nvim, tmp_path):
     t.setup_plugin(nvim, t.proxy_cmd("--busy-after-ms", "300"), {
         "fakeEngine": {**t.FAKE, "delayS": 1.5},
         # No deadline: the answer is meant to arrive slowly and still be shown (the deadline has its own tests).
-        "completion": {"debounceMs": 0, "deadlineMs": 0}, "diagnostics": {"enabled": False},
+        "completion": {"debounceMs": 0, "deadlineMs": 0, "gateThreshold": 0}, "diagnostics": {"enabled": False},
     }, busy={"virtual_text": True})
     t.open_ready(nvim, tmp_path / "calc.py")
     nvim.command("call cursor(2, 1)")
@@ -81,7 +81,7 @@ def test_busy_statusline_with_the_builtin(nvim, tmp_path):
 
 
 def test_generated_tests_are_saved_and_focused(nvim, tmp_path, server_cmd):
-    t.setup_plugin(nvim, server_cmd, {"fakeEngine": t.FAKE, "completion": {"debounceMs": 0}, "diagnostics": {"enabled": False}})
+    t.setup_plugin(nvim, server_cmd, {"fakeEngine": t.FAKE, "completion": {"debounceMs": 0, "gateThreshold": 0}, "diagnostics": {"enabled": False}})
     t.open_ready(nvim, tmp_path / "calc.py", "\n".join(t.FUNCTION))
     nvim.command("call cursor(1, 5)")
     nvim.command("WingmanGenerateTests")

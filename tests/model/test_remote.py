@@ -92,3 +92,12 @@ def test_unreachable_server_is_a_clear_error():
     engine = load_engine(EngineConfig(backend="remote", remote_url="http://127.0.0.1:9/v1"))
     with pytest.raises(EngineError, match="cannot reach the remote server"):
         engine.complete(CompletionRequest(prefix="x = "))
+
+
+def test_the_remote_engine_sends_the_same_repository_context(server):
+    engine = load_engine(EngineConfig(backend="remote", remote_url=server, remote_model="m", fim_template="qwen"))
+    engine.complete(CompletionRequest(prefix="x = add(", suffix=")\n", mode="single", repo_name="calc",
+                                      repo_path="app.py", context=(("ops.py", "def add(a, b):\n    return a + b\n"),)))
+    _path, body, _auth = Handler.seen[-1]
+    assert body["prompt"] == ("<repo_name>calc<file_sep><filename>ops.py\ndef add(a, b):\n    return a + b\n"
+                              "<file_sep><filename>app.py\n<|fim_prefix|>x = add(<|fim_suffix|>)\n<|fim_middle|>")

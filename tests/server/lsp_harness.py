@@ -219,8 +219,11 @@ class Session:
 
     async def start(self, options: dict | None = None, root: Path | None = None, wait_ready: bool = True,
                     capabilities: types.ClientCapabilities | None = None):
-        # No deadline by default: a slow test machine must not turn answers into nothing.
-        opts = {"fakeEngine": {}, "completion": {"debounceMs": 0, "deadlineMs": 0}, "diagnostics": {"debounceMs": 0}}
+        # No deadline by default: a slow test machine must not turn answers into nothing. No
+        # confidence gate either: it has its own tests (tests/model/test_gate.py,
+        # tests/server/test_context.py); here the fake's scripted text is what the editor must see.
+        opts = {"fakeEngine": {}, "completion": {"debounceMs": 0, "deadlineMs": 0, "gateThreshold": 0},
+                "diagnostics": {"debounceMs": 0}}
         for key, value in (options or {}).items():
             if isinstance(value, dict) and isinstance(opts.get(key), dict):
                 opts[key] = {**opts[key], **value}

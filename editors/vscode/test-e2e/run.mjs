@@ -87,6 +87,8 @@ function writeSettings(serverPath, extra = {}) {
     ...extra,
     'wingman.server.path': serverPath,
     'wingman.completion.debounceMs': REAL ? 100 : 0,
+    // The fake's scripted text is what the editor must see; the gate has its own tests.
+    'wingman.completion.gateThreshold': REAL ? 0.45 : 0,
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'workbench.enableExperiments': false,
