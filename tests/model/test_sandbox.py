@@ -395,8 +395,10 @@ for path in [f'/proc/{{os.getppid()}}/ns/net', '/proc/1/ns/net', *glob.glob('/pr
     except OSError:
         continue
     if libc.setns(fd, CLONE_NEWNET) == 0:
-        joined.append(path)
+        joined.append(path)  # the parent's namespace comes first: stop there
     os.close(fd)
+    if joined:
+        break
 try:
     socket.create_connection(('127.0.0.1', {port}), timeout=3)
     print('connected via', joined)

@@ -163,7 +163,8 @@ class RawServer:
     def initialize(self, options: dict | None = None, capabilities: dict | None = None, wait_ready: bool = True) -> dict:
         # No completion deadline: on a loaded machine a late answer would be null, and these rows
         # are about what the transport answers, not when (the deadline has its own tests).
-        opts = {"fakeEngine": {"completion": "1 + 1"}, "completion": {"debounceMs": 0, "deadlineMs": 0},
+        opts = {"fakeEngine": {"completion": "1 + 1"},
+                "completion": {"debounceMs": 0, "deadlineMs": 0, "alternatives": 1, "gateThreshold": 0},
                 "diagnostics": {"debounceMs": 0}, **(options or {})}
         caps = capabilities if capabilities is not None else {
             "textDocument": {"inlineCompletion": {}}, "window": {"workDoneProgress": True}}
