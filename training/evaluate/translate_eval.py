@@ -83,7 +83,8 @@ def run(engine, ctx: EvalContext, generate, heldout_pass, js_cases) -> dict:
                     f"{row['seconds']:.0f}s")
         out_metrics[target] = summarise(rows, options.candidates)
     first = out_metrics[opts["targets"][0]] if opts["targets"] else {}
-    m = {"n": first.get("n", 0), "pass_rate": first.get("pass_rate"), "shown_pass_rate": first.get("shown_pass_rate"),
+    m = {"n": first.get("n", 0), "pass_rate": first.get("pass_rate"), "assert_pass_rate": first.get("assert_pass_rate"),
+         "shown_pass_rate": first.get("shown_pass_rate"), "verified_fail_n": first.get("verified_fail_n"),
          "verified_share": first.get("verified_share"), "verified_fail_rate": first.get("verified_fail_rate"),
          "candidates": options.candidates, "budget_s": options.budget_s, "min_inputs": options.min_inputs,
          "targets": out_metrics}
@@ -131,6 +132,8 @@ def summarise(rows: list[dict], n_max: int) -> dict:
     return {
         "n": len(rows),
         "pass_rate": metrics.mean([float(x) for x in greedy]),
+        "assert_pass_rate": (sum(r["candidates"][0]["heldout_passed"] for r in rows if r["candidates"])
+                             / sum(r["asserts"] for r in rows)),
         "shown_pass_rate": metrics.mean([float(bool(c and c["heldout_all"])) for c in shown]),
         "verified_share": len(verified) / len(rows),
         "verified_fail_n": sum(not c["heldout_all"] for c in verified),
