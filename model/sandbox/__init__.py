@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.sandbox import cgroup, jail
+from model.sandbox.limits import Limits  # noqa: F401  (public API)
+from model.sandbox import limits as rlimits
 from model.sandbox.interpreter import Interpreter, interpreter  # noqa: F401  (public API)
 from model.sandbox.jail import NOBODY_GID, NOBODY_UID  # noqa: F401  (public API)
 
@@ -61,16 +63,6 @@ GUARANTEES = {  # name -> how the user's message words it
     "file_size": "a file-size limit",
     "timeout": "a wall-clock timeout",
 }
-
-
-@dataclass
-class Limits:
-    timeout_s: float = 10.0
-    memory_mb: int = 1024  # per process (RLIMIT_DATA, and RLIMIT_AS but for node); the tree's cgroup
-    cpu_s: int = 20  # RLIMIT_CPU
-    file_mb: int = 16  # RLIMIT_FSIZE
-    open_files: int = 256
-    processes: int = 64  # pids cgroup (or RLIMIT_NPROC as nobody)
 
 
 @dataclass
@@ -171,35 +163,6 @@ def can_drop_to_nobody(executable: str) -> bool:
     return os.geteuid() == 0 and _mode()[0]
 
 
-def _limiter(limits: Limits, address_space: bool, nproc: bool, join: list[str]):
-    import resource
-
-    mb = 1024 * 1024
-    rl = "rlimits" not in DISABLED
-
-    def apply() -> None:  # in the child between fork and exec: syscalls only
-        os.setsid()  # own process group, so the fallback kill reaches children too
-        for path in join:  # join the run's cgroup before anything else can fork
-            fd = os.open(path, os.O_WRONLY)
-            try:
-                os.write(fd, str(os.getpid()).encode())
-            finally:
-                os.close(fd)
-        if not rl:
-            return
-        if address_space:
-            resource.setrlimit(resource.RLIMIT_AS, (limits.memory_mb * mb, limits.memory_mb * mb))
-        resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_mb * mb, limits.memory_mb * mb))
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_mb * mb, limits.file_mb * mb))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if nproc:  # inherited by the program once setpriv makes it nobody
-            resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-
-    return apply
-
-
 def _drain(proc: subprocess.Popen) -> tuple[str, str]:
     """The output after a kill. Without a jail or cgroup a detached grandchild may survive and
     hold the pipes open: then stop reading rather than wait for it."""
@@ -254,7 +217,8 @@ def run(
     enforced, reasons = plan(network)
     jailed = enforced["home"]
     as_root = os.geteuid() == 0
-    with tempfile.TemporaryDirectory(prefix="wingman-sandbox-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="wingman-sandbox-") as tmp, \
+            tempfile.TemporaryDirectory(prefix="wingman-sandbox-stage-") as stage:
         root = Path(tmp).resolve()
         for rel, src in (copy_trees or {}).items():
             shutil.copytree(src, root / rel, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -287,21 +251,27 @@ def run(
             except OSError as exc:
                 enforced["processes"] = reasons["processes"].startswith("RLIMIT_NPROC")
                 reasons["processes"] = reasons["processes"] if enforced["processes"] else f"cgroup: {exc}"
+        join = group.join_paths if group else []
         cmd = list(argv)
         if jailed:
-            child_env["WINGMAN_SANDBOX_CWD"] = str(root / cwd)
             ro = [*jail.exposures(argv[0]), *([Path(project)] if project else []), *map(Path, read_only)]
-            cmd = jail.command(cmd, root, ro, as_root)
+            cmd = jail.command(cmd, root, ro, as_root, Path(stage), join)
             if network:  # the caller asked for the network: keep the host's namespace
                 cmd.remove("--net")
+        elif join:
+            cmd = jail.joined(cmd, join)
         nproc = group is None and jailed and as_root
+        table = rlimits.table(limits, not is_node, nproc) if "rlimits" not in DISABLED else {}
+        front = rlimits.prlimit_prefix(table) if table else []
+        preexec = rlimits.preexec(table) if front is None else None
         t0 = time.perf_counter()
         try:
             proc = subprocess.Popen(
-                cmd, cwd=root / cwd, env=child_env,
+                [*(front or []), *cmd], cwd=root / cwd, env=child_env,
                 stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace",
-                preexec_fn=_limiter(limits, not is_node, nproc, group.join_paths if group else []),
+                start_new_session=True,  # its own process group, for the fallback kill
+                preexec_fn=preexec,  # noqa: PLW1509  (only where prlimit is missing)
             )
         except OSError:
             if group is not None:

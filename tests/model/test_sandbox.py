@@ -9,6 +9,7 @@ import os
 import pwd
 import socket
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -77,16 +78,17 @@ def test_writes_outside_the_directory_fail_and_the_project_is_read_only(tmp_path
     (project / "a.py").write_text("X = 1\n")
     marker = f"wingman-sandbox-test-{uuid.uuid4().hex}"
     home = Path(pwd.getpwuid(os.getuid()).pw_dir)
-    targets = [project / "a.py", project / "new.py", Path("/tmp") / marker, Path("/var/tmp") / marker,
-               Path("/dev/shm") / marker, home / marker]
-    targets = [t for t in targets if t.parent.is_dir()]
+    tmp = Path(tempfile.gettempdir())  # the run's directory lies here (`..` must still be the cover)
+    targets = {str(p): p for p in [project / "a.py", project / "new.py", tmp / marker, Path("/var/tmp") / marker,
+                                   Path("/dev/shm") / marker, home / marker] if p.parent.is_dir()}
+    targets[f"../{marker}-sideways"] = tmp / f"{marker}-sideways"
     code = (f"print('read', open({str(project / 'a.py')!r}).read().strip())\n"
-            f"for t in {[str(t) for t in targets]!r}:\n"
+            f"for t in {list(targets)!r}:\n"
             "    try:\n        open(t, 'a').write('escaped')\n        print('wrote', t)\n"
             "    except OSError as e:\n        print('refused', t, e.errno)\n")
 
     def escaped() -> list[Path]:
-        return [t for t in targets if t.exists() and "escaped" in t.read_text()]
+        return [p for p in targets.values() if p.exists() and "escaped" in p.read_text()]
 
     try:
         r = py(code, project=project)
@@ -97,8 +99,8 @@ def test_writes_outside_the_directory_fail_and_the_project_is_read_only(tmp_path
         assert escaped(), control.stdout + control.stderr
     finally:
         (project / "a.py").write_text("X = 1\n")
-        for t in targets[1:]:
-            t.unlink(missing_ok=True)
+        for p in list(targets.values())[1:]:
+            p.unlink(missing_ok=True)
 
 
 @needs("network")
