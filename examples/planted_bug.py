@@ -7,7 +7,11 @@ def in_range(value: int, low: int, high: int) -> bool:
 
 
 def count_in_range(values: list[int], low: int, high: int) -> int:
-    """How many values lie in [low, high]."""
+    """How many values lie in [low, high].
+
+    >>> count_in_range([1, 5, 10], 1, 10)
+    3
+    """
     count = 0
     for value in values:
         if low <= value and value < high:

@@ -61,7 +61,7 @@ class TelemetrySettings:
 @dataclass
 class ActionSettings:
     translate_target: str = option("newFile", choices=("newFile", "replace"), help="newFile or replace")
-    run_generated_tests: bool = option(False, help="run generated tests in a sandbox, keep passing ones")
+    run_generated_tests: bool = option(True, help="record generated tests' expected values by running the function in a sandbox")
     test_timeout_s: float = option(20, lo=1, hi=600, help="sandbox timeout")
     # Verified translation (model/tasks/verify.py): samples until one is verified.
     translate_candidates: int = option(4, lo=1, hi=16, help="translation candidates at most (the first greedy)")

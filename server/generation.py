@@ -1,8 +1,8 @@
 """Running a user-requested generation (translate, tests, code) on the inference worker.
 
 It reports `$/progress` and stops on the progress's cancel button or on `$/cancelRequest` for
-the command; typing does not cancel it (it has no supersede key), it only waits behind the
-keystroke's completion, which has the higher priority.
+the command; typing does not cancel it (it has no supersede key), and a keystroke's completion
+does not wait behind it: it runs between two of the generation's tokens.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from server.server import WingmanServer
 
 log = logging.getLogger(__name__)
+
+INTERLEAVING_BACKENDS = {"local", "fake"}
 
 
 def on_request_cancelled(ls: "WingmanServer", callback: Callable[[], None]) -> None:
@@ -59,6 +61,11 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
         progress = await ls.begin_progress(title, "generating", cancellable=True)
     loop = asyncio.get_running_loop()
 
+    # Between tokens a local engine's generation is a suspended generator over its own KV-cache
+    # slot, so a completion can run in the pause (server/worker.py, run_urgent); a remote server
+    # might queue that completion behind the very stream we paused, so it waits instead.
+    interleave = getattr(getattr(engine, "info", None), "backend", "") in INTERLEAVING_BACKENDS
+
     def run(cancel: Any) -> str:
         parts: list[str] = []
         stream = (engine.generate(messages, cancel, max_tokens, temperature=temperature) if temperature
@@ -66,6 +73,8 @@ async def generate(ls: "WingmanServer", title: str, messages: list[ChatMessage],
         try:
             for i, delta in enumerate(stream):
                 parts.append(delta)
+                if interleave:
+                    ls.worker.run_urgent(GENERATION)
                 if i % 8 == 7:
                     loop.call_soon_threadsafe(progress.report, f"{label}{sum(map(len, parts))} characters")
                 if cancel.cancelled or ("`" in delta and prompts.block_closed("".join(parts), language)):

@@ -9,6 +9,11 @@ cannot usefully run two things at once, so every engine call goes through here.
   (cancelled and queued again) as soon as anything else arrives, so a keystroke never waits behind
   it: warming the full window a completion had to narrow (model/adaptive.py), then diagnostics.
 - Cancellation is cooperative: jobs get a CancelToken that the engine checks between tokens.
+- A long job that can pause between steps (a generation between tokens: its engine state is its
+  own KV-cache slot and a suspended generator) calls `run_urgent(own priority)` at each step: any
+  more urgent job queued meanwhile (a completion) runs right there, on this thread, and the long
+  job then goes on where it was, losing nothing. That is how a 20 s generation never makes a
+  keystroke wait (server/generation.py).
 """
 
 from __future__ import annotations
@@ -72,6 +77,28 @@ class Worker:
             self._lock.notify()
         return job
 
+    def run_urgent(self, priority: int) -> int:
+        """Called from inside the running job, on the worker thread: run every queued job more
+        urgent than `priority` now, then return (how many ran) so the caller resumes."""
+        if threading.current_thread() is not self._thread:
+            return 0
+        ran = 0
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0][2].cancelled:
+                    _settle(heapq.heappop(self._heap)[2])
+                if self._stopped or not self._heap or self._heap[0][0] >= priority:
+                    return ran
+                outer = self._running
+                job = heapq.heappop(self._heap)[2]
+                self._running = job
+            try:
+                self._run_one(job)
+            finally:
+                with self._lock:
+                    self._running = outer
+            ran += 1
+
     def busy(self) -> bool:
         with self._lock:
             return self._running is not None or bool(self._heap)
@@ -114,33 +141,35 @@ class Worker:
 
     def _loop(self) -> None:
         while (job := self._next()) is not None:
-            # A pre-empted job comes back with its future still running: do not start it twice.
-            if job.future.running() or job.future.set_running_or_notify_cancel():
-                try:
-                    result = job.fn(job.token)
-                except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits it
-                    result, error = None, exc
-                else:
-                    error = None
-                with self._lock:
-                    self._running = None
-                    # Pre-emptible jobs return None when interrupted; a finished one is kept.
-                    if job.preempted and not job.cancelled and result is None and error is None:
-                        # Pushed back, not failed: it runs again once the worker is idle.
-                        job.token = CancelToken()
-                        job.preempted = False
-                        heapq.heappush(self._heap, (job.priority, next(self._seq), job))
-                        continue
-                    if job.key is not None and self._by_key.get(job.key) is job:
-                        del self._by_key[job.key]
-                if error is not None:
-                    log.debug("job failed: %r", error)
-                    job.future.set_exception(error)
-                else:
-                    job.future.set_result(result)
-            else:
-                with self._lock:
-                    self._running = None
+            self._run_one(job)
+            with self._lock:
+                self._running = None
+
+    def _run_one(self, job: Job) -> None:
+        # A pre-empted job comes back with its future still running: do not start it twice.
+        if not (job.future.running() or job.future.set_running_or_notify_cancel()):
+            return
+        try:
+            result = job.fn(job.token)
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits it
+            result, error = None, exc
+        else:
+            error = None
+        with self._lock:
+            # Pre-emptible jobs return None when interrupted; a finished one is kept.
+            if job.preempted and not job.cancelled and result is None and error is None:
+                # Pushed back, not failed: it runs again once the worker is idle.
+                job.token = CancelToken()
+                job.preempted = False
+                heapq.heappush(self._heap, (job.priority, next(self._seq), job))
+                return
+            if job.key is not None and self._by_key.get(job.key) is job:
+                del self._by_key[job.key]
+        if error is not None:
+            log.debug("job failed: %r", error)
+            job.future.set_exception(error)
+        else:
+            job.future.set_result(result)
 
 
 def _settle(job: Job) -> None:

@@ -19,6 +19,7 @@ through a whitelist of builtin and `typing` names.
 from __future__ import annotations
 
 import ast
+import collections.abc
 import doctest
 import itertools
 import math
@@ -425,14 +426,28 @@ def _constants(fn: ast.AST) -> tuple[dict[str, list], list]:
     return compared, every
 
 
-def _candidates(kind: str, consts: list, compared: list, rng: random.Random) -> list:
-    """Values for one parameter: the typical one first."""
+_TYPICAL = {"int": [3, 1, 10, 2, 7], "float": [2.5, 1.0, 10.0, 0.5], "str": ["hello world", "abc", "x-y", "Hello"],
+            "list[int]": [[3, 1, 2], [1, 2, 3, 4], [5]], "list[str]": [["b", "a", "c"], ["x", "y"]]}
+
+
+def _candidates(kind: str, consts: list, compared: list, rng: random.Random, position: int = 0) -> list:
+    """Values for one parameter: the typical one first (differing by the parameter's position,
+    so that f(value, low, high) is not first called as f(3, 3, 3))."""
+    values = _candidates_of(kind, consts, compared, rng)
+    typical = _TYPICAL.get(kind)
+    if typical:
+        first = typical[position % len(typical)]
+        values = [first] + [v for v in values if v != first or type(v) is not type(first)]
+    return values
+
+
+def _candidates_of(kind: str, consts: list, compared: list, rng: random.Random) -> list:
     ints = sorted({c for c in consts + compared if isinstance(c, int) and not isinstance(c, bool) and abs(c) < 10**6})
     strs = [c for c in dict.fromkeys(consts + compared) if isinstance(c, str)][:6]
     if kind == "int":
         near = [v for c in ([c for c in compared if isinstance(c, int) and not isinstance(c, bool)] or ints)[:4]
                 for v in (c - 1, c, c + 1)]
-        return list(dict.fromkeys([3, 0, 1, -1, 2, 10, *near, -7, 100]))
+        return list(dict.fromkeys([3, 0, 1, -1, 2, 10, *near, 9, 11, 4, -7, 100]))
     if kind == "float":
         fl = [float(c) for c in consts + compared if isinstance(c, (int, float)) and not isinstance(c, bool)][:3]
         return list(dict.fromkeys([2.5, 0.0, 1.0, -1.5, 0.1, *fl, 100.0]))
@@ -472,7 +487,8 @@ def boundary_calls(fn: ast.FunctionDef | ast.AsyncFunctionDef, params: list[Para
     compared, consts = _constants(fn)
     fixed = [p for p in params if p.kind in ("pos", "kwonly")]
     required = [p for p in fixed if p.default is None]
-    options = {p.name: _candidates(_infer_kind(p, fn, compared), consts, compared.get(p.name, []), rng) for p in fixed}
+    options = {p.name: _candidates(_infer_kind(p, fn, compared), consts, compared.get(p.name, []), rng, i)
+               for i, p in enumerate(fixed)}
 
     def make(values: dict) -> Call:
         # Required positionals by position; an optional one by keyword, so any may be given alone.
@@ -493,6 +509,12 @@ def boundary_calls(fn: ast.FunctionDef | ast.AsyncFunctionDef, params: list[Para
             out.append(Call(make(base).args + (extra,), make(base).kwargs, "boundary"))
     for _ in range(6):
         out.append(make({p.name: rng.choice(options[p.name]) for p in required}))
+    # Optional parameters mixed too: a branch may need two of them together (upper < lower).
+    optional = [p for p in fixed if p.default is not None]
+    for _ in range(6 if optional else 0):
+        values = {p.name: rng.choice(options[p.name]) for p in required}
+        values.update({p.name: rng.choice(options[p.name][:6]) for p in optional if rng.random() < 0.6})
+        out.append(make(values))
     return out
 
 
@@ -563,11 +585,40 @@ def hypothesis_calls(params: list[Param], n: int, seed: int, deadline: float) ->
         return []
 
     def small(t):
-        s = st.from_type(t)
-        return s.filter(lambda v: literal(v) is not None and len(literal(v) or "") <= 80)
+        """Small values: a test reads better with 42 than with 1419905681725152296960, and a
+        factorial of it would not finish."""
+        origin, args = typing.get_origin(t), typing.get_args(t)
+        if t is int:
+            return st.integers(-1000, 1000)
+        if t is float:
+            return st.floats(-1000, 1000, allow_nan=False, allow_infinity=False).map(lambda x: round(x, 3))
+        if t is str:
+            return st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=12)
+        if t is bytes:
+            return st.binary(max_size=8)
+        if t is bool or t is type(None):
+            return st.from_type(t)
+        if origin in (list, typing.Sequence, typing.Iterable, collections.abc.Sequence, collections.abc.Iterable) \
+                or t in (list, typing.Sequence, typing.Iterable):
+            return st.lists(small(args[0]) if args else st.integers(-20, 20), max_size=6)
+        if origin in (set, frozenset) or t in (set, frozenset):
+            return st.sets(small(args[0]) if args else st.integers(-20, 20), max_size=5)
+        if origin in (dict, typing.Mapping, collections.abc.Mapping) or t in (dict, typing.Mapping):
+            k, v = (small(args[0]), small(args[1])) if len(args) == 2 else (st.text(max_size=4), st.integers(-9, 9))
+            return st.dictionaries(k, v, max_size=4)
+        if origin is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return st.lists(small(args[0]), max_size=4).map(tuple)
+            return st.tuples(*map(small, args)) if args else st.just(())
+        if origin is typing.Union:
+            return st.one_of(*map(small, args))
+        return st.from_type(t).filter(lambda v: literal(v) is not None and len(literal(v) or "") <= 80)
 
     drawn: list[Call] = []
-    strategy = st.fixed_dictionaries({name: small(t) for name, t in types_.items()})
+    try:
+        strategy = st.fixed_dictionaries({name: small(t) for name, t in types_.items()})
+    except Exception:  # noqa: BLE001 - a hint hypothesis cannot build gives no calls
+        return []
 
     @hseed(seed)
     @settings(max_examples=n, database=None, deadline=None, phases=[Phase.generate],

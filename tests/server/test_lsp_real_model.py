@@ -63,3 +63,34 @@ async def test_real_model_end_to_end(real: LanguageClient, tmp_path, monkeypatch
     diags = await s.editor.diagnostics(uri)
     assert len(diags) <= 5
     assert all(d.source == "wingman" and d.data["replacement"] for d in diags)
+
+
+async def test_real_model_generates_verified_tests(real: LanguageClient, tmp_path, monkeypatch):
+    """"Generate tests" with the real model, through the server: the file on disk passes pytest,
+    and the message gives the evidence."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    monkeypatch.setattr(lsp_harness, "WAIT_S", 600)
+    s: Session = real._wingman
+    root = tmp_path / "proj"
+    root.mkdir()
+    shutil.copy(Path(__file__).resolve().parents[2] / "examples" / "stats.py", root / "stats.py")
+    path = root / "stats.py"
+    text = path.read_text()
+    await s.start({"fakeEngine": None, "telemetry": {"enabled": False}, "diagnostics": {"enabled": False}}, root=root)
+    s.editor.open(path.as_uri(), text)
+    line = text.splitlines().index("    ordered = sorted(values)")
+    mark = s.editor.mark()
+    result = lsp_harness.plain(await s.client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="wingman.generateTests", arguments=[path.as_uri(), {"line": line, "character": 4}])))
+    assert result["applied"] and result["verified"], result
+    written = (root / "tests" / "test_stats.py").read_text()
+    assert "from stats import median" in written and "UNVERIFIED" not in written
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(root / "tests")],
+                          cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout
+    said = [p.message for m, p in s.editor.events[mark:] if m == "window/showMessage"][-1]
+    assert "verified test" in said and "all passing" in said and "mutants killed" in said, said

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from model.config import EngineConfig
 
-TASKS = ("line", "infill", "humaneval", "tests", "translate", "latency")
+TASKS = ("line", "infill", "humaneval", "tests", "testgen", "translate", "latency")
 
 
 @dataclass
@@ -57,10 +57,10 @@ def _load(options: EvalOptions, cand: Candidate):
 def run_tasks(engine, ctx, tasks: list[str], log, on_done=None) -> dict:
     """Run `tasks` in order; `on_done(task, result)` after each (the report is rewritten then, so
     a long run that stops early keeps what it finished)."""
-    from training.evaluate import codegen, completion, latency
+    from training.evaluate import codegen, completion, latency, testgen
 
     runners = {"line": completion.run_line, "infill": completion.run_infill, "humaneval": codegen.run_humaneval,
-               "tests": codegen.run_gentests, "translate": codegen.run_translate, "latency": latency.run_latency}
+               "tests": codegen.run_gentests, "testgen": testgen.run_testgen, "translate": codegen.run_translate, "latency": latency.run_latency}
     results = {}
     for t in tasks:
         log(f"[{t}]")
@@ -84,7 +84,7 @@ def evaluate(options: EvalOptions, log=lambda m: print(m, file=sys.stderr, flush
     unknown = set(tasks) - set(TASKS)
     if unknown:
         raise ValueError(f"unknown tasks {sorted(unknown)}; choose from {','.join(TASKS)}")
-    needs_repos = set(tasks) & {"line", "infill", "tests", "translate", "latency"}
+    needs_repos = set(tasks) & {"line", "infill", "tests", "testgen", "translate", "latency"}
     if options.repos:
         repos = [heldout.local_repo(r) for r in options.repos]
     elif needs_repos:
