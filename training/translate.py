@@ -13,8 +13,6 @@ import json
 import math
 import re
 import shutil
-import subprocess
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,21 +57,19 @@ def js_tests(name: str, cases: list[tuple[list, object]]) -> str:
 
 
 def run_js(code: str, tests: str, timeout_s: float = 5.0) -> tuple[bool, str]:
-    """Run the translation and its tests in node, in a scratch directory; (passed, output)."""
+    """Run the translation and its tests in node, in the sandbox (model-written code); (passed, output)."""
+    from model import sandbox
+
     node = shutil.which("node")
     if node is None:
         from training.config import StepError
 
         raise StepError("the translation check needs node on PATH (or set translate.enabled: false)")
-    with tempfile.TemporaryDirectory(prefix="wingman-js-") as tmp:
-        path = Path(tmp) / "check.js"
-        path.write_text(code + "\n\n" + tests)
-        try:
-            proc = subprocess.run([node, "--max-old-space-size=256", str(path)], cwd=tmp, capture_output=True,
-                                  text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return False, "timeout"
-        return proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    r = sandbox.run([node, "--max-old-space-size=256", "check.js"], {"check.js": code + "\n\n" + tests},
+                    limits=sandbox.Limits(timeout_s=timeout_s, cpu_s=int(timeout_s) + 2))
+    if r.timed_out:
+        return False, "timeout"
+    return r.returncode == 0, (r.stdout + r.stderr)[-2000:]
 
 
 def check(name: str, js_source: str, cases, timeout_s: float = 5.0) -> tuple[bool, str]:

@@ -124,6 +124,40 @@ def build_inputs(source: str, qualname: str, calls, portable: bool = True) -> tu
     return py, tgt, shown
 
 
+MAX_REPEATS = 20
+
+
+def repeated_constants(source: str, qualname: str, calls) -> list:
+    """More calls where a string argument holds each short string constant of the body twice
+    ("x_y_z" for "_"). Languages differ on first-versus-all occurrences (JavaScript's
+    `s.replace("_", "-")` changes the first, Python's every one; `indexOf` against `count`), and
+    inputs holding a constant once cannot tell them apart."""
+    fn = branches.find_function(ast.parse(source), qualname)
+    if fn is None:
+        return []
+    doc = ast.get_docstring(fn)
+    consts = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and 0 < len(node.value) <= 4 \
+                and node.value != doc and node.value not in consts:
+            consts.append(node.value)
+    out, seen = [], {c.key() for c in calls}
+    for call in calls:
+        for i, arg in enumerate(call.args):
+            if not isinstance(arg, str):
+                continue
+            for c in consts[:5]:
+                args = list(call.args)
+                args[i] = f"ab{c}cd{c}ef"
+                new = type(call)(tuple(args), dict(call.kwargs), call.origin)
+                if new.key() not in seen and len(out) < MAX_REPEATS:
+                    seen.add(new.key())
+                    out.append(new)
+        if len(out) >= MAX_REPEATS:
+            break
+    return out
+
+
 # ---------------------------------------------------------------- running both sides
 
 

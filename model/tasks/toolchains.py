@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,8 +173,10 @@ def check(language: str, code: str) -> ToolCheck:
         argv = [shutil.which("g++"), "-std=c++17", "-fsyntax-only", file]
     elif language == "rust":
         file, files = "candidate.rs", {"candidate.rs": code}
+        # The metadata goes to /tmp: rustc's write into the sandbox directory fails with EXDEV
+        # inside the jail (its temporary file and the target sit on different mounts there).
         argv = [_real_rustc(), "--edition", "2021", "--crate-type", "lib", "--emit=metadata", "-A", "warnings",
-                "-o", "candidate.rmeta", file]
+                "-o", f"/tmp/wingman-check-{uuid.uuid4().hex}.rmeta", file]
     elif language == "go":
         file, files = "main.go", {"main.go": code, "go.mod": "module candidate\n\ngo 1.21\n"}
         argv = [shutil.which("go"), "vet", "."]

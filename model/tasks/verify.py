@@ -122,7 +122,8 @@ def plan(selection: str, source_language: str, target: str, module_text: str | N
                 p.notes.append(f"{st.name} is async: not run")
                 continue
             try:
-                calls = calls_for(source, st.name)
+                calls = list(calls_for(source, st.name))
+                calls += differential.repeated_constants(source, st.name, calls)
                 run = differential.run_source(source, st.name, calls)
             except ValueError as exc:
                 p.notes.append(f"{st.name}: {exc}")

@@ -135,7 +135,7 @@ class OracleEngine:
                     generated_tokens=3, decode_ms=2.0, total_ms=3.0)
         return [Completion(text=text, confidence=0.9, timings=t, stop_reason="eos", mode=request.mode)]
 
-    def generate(self, messages, cancel=None, max_tokens=512) -> Iterator[str]:
+    def generate(self, messages, cancel=None, max_tokens=512, temperature=0.0) -> Iterator[str]:
         self.calls += 1
         yield self.reply(messages[-1]["content"]) if self.reply else self.fallback
 

@@ -122,13 +122,20 @@ def test_translation_runs_converted_asserts_in_node(repo):
 
     m = codegen.run_translate(OracleEngine(reply=right), ctx)["metrics"]
     assert m["n"] == 3 and m["pass_rate"] == 1.0 and m["assert_pass_rate"] == 1.0
+    assert m["shown_pass_rate"] == 1.0 and m["verified_fail_n"] == 0
+    assert m["verified_share"] == 1.0  # right translations, verified on generated inputs: sampling stops at one
+    curve = m["targets"]["javascript"]["curve"]
+    assert len(curve) == m["candidates"] and curve[0]["shown_pass_rate"] == 1.0
 
     def half(prompt):
         name = re.search(r"def (\w+)", prompt).group(1)
         return f"```js\nfunction {name}(a) {{ return a; }}\n```"  # identity: right only where output == input
 
-    m = codegen.run_translate(OracleEngine(reply=half), ctx)["metrics"]
+    engine = OracleEngine(reply=half)
+    m = codegen.run_translate(engine, ctx)["metrics"]
     assert m["pass_rate"] == 0.0 and 0.0 < m["assert_pass_rate"] < 0.5
+    assert m["verified_share"] == 0.0 and m["shown_pass_rate"] == 0.0  # a wrong translation is never verified
+    assert engine.calls == 3 * m["candidates"]  # it kept sampling, as the server would
     m = codegen.run_translate(OracleEngine(reply=lambda p: "```python\ndef clamp(:\n```"), ctx)["metrics"]
     assert m["assert_pass_rate"] == 0.0
 

@@ -122,3 +122,17 @@ def test_toolchains_accept_and_reject(lang, good, bad):
     ok, ko = toolchains.check(lang, good), toolchains.check(lang, bad)
     assert ok.ok is True, ok
     assert ko.ok is False and ko.message, ko
+
+
+@node
+def test_first_versus_all_occurrences_is_caught():
+    # JavaScript's replace changes the first "_" only: inputs holding "_" twice tell them apart.
+    source = "def dash(word):\n    return word.replace('_', '-')\n"
+    once = lambda src, q: [Call((w,)) for w in ("a_b", "x", "", "_", "hello_world", "q_")]  # noqa: E731
+    p = verify.plan(source, "python", "javascript", calls_for=once)
+    c = verify.check(verify.Candidate(0, "function dash(word) { return word.replace('_', '-'); }"), p,
+                     verify.VerifyOptions())
+    assert not c.verified and "ab_cd_ef" in c.summary
+    c = verify.check(verify.Candidate(0, "function dash(word) { return word.replaceAll('_', '-'); }"), p,
+                     verify.VerifyOptions())
+    assert c.verified

@@ -15,8 +15,9 @@ which sees only the source. Reported per target:
   (target 0), and `verified_fail_n`;
 - `curve`: for n = 1..N, the shown pass rate and the median/mean seconds had the loop stopped at n
   (sampling stops at the first verified candidate, so a smaller N is a prefix of this run);
-- `min_inputs_sweep`: for other `min_inputs`, how many candidates would be labelled verified and
-  how many of those fail the held-out tests (observed only, never used to pick the default).
+- `min_inputs_sweep`: for other `min_inputs`, with and without the branch rule, how many
+  candidates would be labelled verified and how many of those fail the held-out tests (observed
+  only, never used to pick the defaults).
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ DEFAULTS = {"targets": ["javascript"], "candidates": 4, "budget_s": 90.0, "max_t
 SWEEP = (1, 2, 3, 5, 8, 12)
 
 
-def _verified_at(c: dict, k: int) -> bool:
-    return bool(c["tool_ok"]) and c["runnable"] and c["functions"] and all(
-        f["inputs"] == f["agreed"] and f["inputs"] >= k and f["all_branches"] for f in c["functions"])
+def _verified_at(c: dict, k: int, branches: bool = True) -> bool:
+    return bool(c["tool_ok"]) and c["runnable"] and bool(c["functions"]) and all(
+        f["inputs"] == f["agreed"] and f["inputs"] >= k and (f["all_branches"] or not branches) for f in c["functions"])
 
 
 def run(engine, ctx: EvalContext, generate, heldout_pass, js_cases) -> dict:
@@ -83,7 +84,8 @@ def run(engine, ctx: EvalContext, generate, heldout_pass, js_cases) -> dict:
                     f"{row['seconds']:.0f}s")
         out_metrics[target] = summarise(rows, options.candidates)
     first = out_metrics[opts["targets"][0]] if opts["targets"] else {}
-    m = {"n": first.get("n", 0), "pass_rate": first.get("pass_rate"), "shown_pass_rate": first.get("shown_pass_rate"),
+    m = {"n": first.get("n", 0), "pass_rate": first.get("pass_rate"), "assert_pass_rate": first.get("assert_pass_rate"),
+         "shown_pass_rate": first.get("shown_pass_rate"), "verified_fail_n": first.get("verified_fail_n"),
          "verified_share": first.get("verified_share"), "verified_fail_rate": first.get("verified_fail_rate"),
          "candidates": options.candidates, "budget_s": options.budget_s, "min_inputs": options.min_inputs,
          "targets": out_metrics}
@@ -125,12 +127,15 @@ def summarise(rows: list[dict], n_max: int) -> dict:
                       "median_s": statistics.median(times), "mean_s": statistics.fmean(times)})
     sweep = []
     for k in SWEEP:
-        labelled = [c for r in rows for c in r["candidates"] if _verified_at(c, k)]
-        sweep.append({"min_inputs": k, "verified_candidates": len(labelled),
-                      "failing_heldout": sum(not c["heldout_all"] for c in labelled)})
+        for need_branches in (True, False):  # without the branch rule: what it guards against
+            labelled = [c for r in rows for c in r["candidates"] if _verified_at(c, k, need_branches)]
+            sweep.append({"min_inputs": k, "all_branches": need_branches, "verified_candidates": len(labelled),
+                          "failing_heldout": sum(not c["heldout_all"] for c in labelled)})
     return {
         "n": len(rows),
         "pass_rate": metrics.mean([float(x) for x in greedy]),
+        "assert_pass_rate": (sum(r["candidates"][0]["heldout_passed"] for r in rows if r["candidates"])
+                             / sum(r["asserts"] for r in rows)),
         "shown_pass_rate": metrics.mean([float(bool(c and c["heldout_all"])) for c in shown]),
         "verified_share": len(verified) / len(rows),
         "verified_fail_n": sum(not c["heldout_all"] for c in verified),
