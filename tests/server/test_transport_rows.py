@@ -36,9 +36,13 @@ def inline_request(msg_id: int) -> bytes:
 
 
 def answered_all(s: RawServer, ids: list[int], start: int) -> None:
+    """Every request answered; a burst's earlier ones may be superseded by the next (null), as an
+    editor's would be, but the last is always the suggestion."""
     for msg_id in ids:
         answer = s.response(msg_id, start)
-        assert answer["result"]["items"][0]["insertText"] == "1 + 1", answer
+        assert "error" not in answer, answer
+        if msg_id == ids[-1] or answer["result"] is not None:
+            assert answer["result"]["items"][0]["insertText"] == "1 + 1", answer
 
 
 def test_huge_content_length_is_refused_and_the_server_lives(s: RawServer):
