@@ -68,6 +68,12 @@ class DemoClient:
                 self.failed = message
                 self.ready.set()
 
+        @c.feature("wingman/busy")
+        def busy(params):
+            if getattr(params, "busy", None) or (isinstance(params, dict) and params.get("busy")):
+                reason = getattr(params, "reason", None) or (params.get("reason") if isinstance(params, dict) else "")
+                say(f"  [status bar] wingman: thinking ({reason})")
+
         @c.feature(types.WINDOW_WORK_DONE_PROGRESS_CREATE)
         def create(params):
             return None
@@ -133,10 +139,11 @@ class DemoClient:
         line, ch = positions.to_position(text, positions.line_starts(text), len(text))
         return types.Position(line=line, character=ch)
 
-    def inline(self, uri: str, pos: types.Position):
+    def inline(self, uri: str, pos: types.Position, invoked: bool = False):
+        kind = types.InlineCompletionTriggerKind.Invoked if invoked else types.InlineCompletionTriggerKind.Automatic
         return self.client.text_document_inline_completion_async(types.InlineCompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri), position=pos,
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
+            context=types.InlineCompletionContext(trigger_kind=kind)))
 
 
 async def session(engine: str, model: str | None) -> int:
@@ -174,11 +181,20 @@ async def session(engine: str, model: str | None) -> int:
     for piece in ("\n\ndef geometric_mean(values: list[float]) -> float:\n", '    """Geometric mean."""\n', "    import math\n", "    return "):
         pos = demo.type(uri, piece)
         pending.append((piece, time.perf_counter(), asyncio.ensure_future(demo.inline(uri, pos))))
-    for piece, started, fut in pending:
+    for i, (piece, started, fut) in enumerate(pending):
         result = await fut
         ms = 1000 * (time.perf_counter() - started)
         shown = result.items[0].insert_text if result and result.items else None
-        say(f"  typed {piece.strip()[:40]!r:44} -> " + (f"ghost text {ghost(shown)!r} ({ms:.0f} ms)" if shown else f"(superseded, nothing shown; {ms:.0f} ms)"))
+        # Earlier requests are superseded by the next keystroke; the last one is answered with
+        # nothing when the confidence gate (model/gate.py) holds back every candidate.
+        why = "superseded by the next keystroke" if i < len(pending) - 1 else "no candidate passed the confidence gate"
+        say(f"  typed {piece.strip()[:40]!r:44} -> " + (f"ghost text {ghost(shown)!r} ({ms:.0f} ms)" if shown else f"(nothing shown: {why}; {ms:.0f} ms)"))
+    # What an explicit request (the editor's "trigger suggestion" key) returns there: alternatives.
+    t = time.perf_counter()
+    result = await demo.inline(uri, pos, invoked=True)
+    items = [item.insert_text for item in (result.items if result else [])]
+    say(f"  asked explicitly (alternatives, {1000 * (time.perf_counter() - t):.0f} ms) -> "
+        + (", ".join(repr(ghost(x)) for x in items) if items else "nothing: no candidate passed the gate"))
 
     say("\n== 2. Translate a selection: `mean` to JavaScript ==")
     text = demo.docs[uri][0]
