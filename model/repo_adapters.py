@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.paths import wingman_home
+from model.pull import sha256_of
 
 LEARN_JSON = "learn.json"
 
@@ -39,14 +40,6 @@ def repo_key(root: str | Path) -> str:
 
 def adapter_dir(root: str | Path) -> Path:
     return adapters_dir() / repo_key(root)
-
-
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def weights_hash(directory: Path) -> str:
@@ -87,7 +80,7 @@ def adapter_hash(adapter: Path | None) -> str:
     if adapter is None:
         return ""
     f = Path(adapter) / "adapter_model.safetensors"
-    return _file_hash(f) if f.is_file() else ""
+    return sha256_of(f) if f.is_file() else ""
 
 
 @dataclass
