@@ -305,7 +305,7 @@ def test_the_timeout_kills_detached_children_too(without):
     marker = f"wingman-sandbox-test-{uuid.uuid4().hex}"
     r = py(DETACH.format(marker=marker), limits=sandbox.Limits(timeout_s=1, cpu_s=30))
     assert r.timed_out
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + 30  # a hang guard: the kill is immediate, a loaded machine is slow to show it
     while _alive(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _alive(marker) == []
