@@ -32,6 +32,20 @@ def _accept(server: socket.socket, accepted: list) -> None:
         pass
 
 
+@pytest.fixture
+def loopback_port():
+    """A listener on 127.0.0.1 outside the sandbox that accepts anything: its port."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list = []
+    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for c in accepted:
+        c.close()
+
+
 def py(code: str, **kw) -> sandbox.RunResult:
     return sandbox.run([sys.executable, "main.py"], {"main.py": code}, **kw)
 
@@ -145,25 +159,14 @@ def test_writes_outside_the_directory_fail_and_the_project_is_read_only(tmp_path
 
 
 @needs("network")
-def test_network_is_cut_off(without):
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    port = server.getsockname()[1]
-    accepted = []
-    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
-    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {port}), timeout=5)\n"
+def test_network_is_cut_off(without, loopback_port):
+    code = (f"import socket\ntry:\n    socket.create_connection(('127.0.0.1', {loopback_port}), timeout=5)\n"
             "    print('connected')\nexcept OSError as e:\n    print('refused', e)\n")
-    try:
-        cut = py(code)
-        assert cut.ok and cut.stdout.startswith("refused"), cut.stdout + cut.stderr
-        assert py(code, network=True).stdout.startswith("connected")  # the caller may allow it
-        without("jail")
-        assert py(code).stdout.startswith("connected")
-    finally:
-        server.close()
-        for c in accepted:
-            c.close()
+    cut = py(code)
+    assert cut.ok and cut.stdout.startswith("refused"), cut.stdout + cut.stderr
+    assert py(code, network=True).stdout.startswith("connected")  # the caller may allow it
+    without("jail")
+    assert py(code).stdout.startswith("connected")
 
 
 @needs("network")
@@ -408,23 +411,13 @@ except OSError as e:
 
 
 @needs("network")
-def test_no_setns_escape_into_the_parents_network(without):
+def test_no_setns_escape_into_the_parents_network(without, loopback_port):
     """As root, a child could join the parent's network namespace through /proc/<ppid>/ns/net."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    accepted = []
-    threading.Thread(target=_accept, args=(server, accepted), daemon=True).start()
-    code = SETNS.format(port=server.getsockname()[1])
-    try:
-        r = py(code)
-        assert r.ok and r.stdout.startswith("refused"), r.stdout + r.stderr
-        without("jail")
-        assert py(code).stdout.startswith("connected")
-    finally:
-        server.close()
-        for c in accepted:
-            c.close()
+    code = SETNS.format(port=loopback_port)
+    r = py(code)
+    assert r.ok and r.stdout.startswith("refused"), r.stdout + r.stderr
+    without("jail")
+    assert py(code).stdout.startswith("connected")
 
 
 @needs("home")
