@@ -223,6 +223,9 @@ class PackConfig:
     # padded and masked), so every FIM sample keeps its markers, context and middle together.
     split_samples: bool = False
     open_sequences: int = 8
+    # More sample directories for the train split only (expert-iteration rounds, training/expert.py):
+    # the splits stay those of `input`'s packages; a record of a package outside train is dropped.
+    extra_inputs: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for kind, share in self.keep.items():
@@ -313,6 +316,51 @@ class ExportConfig:
     def __post_init__(self) -> None:
         if self.dtype not in ("float32", "bfloat16", "float16"):
             raise ConfigError("dtype must be float32, bfloat16 or float16")
+
+
+@dataclass
+class ExpertConfig:
+    """One round of expert iteration (training/expert.py): sample, keep what the checkers verify."""
+    input: str = "runs/wingman-v2/clean"  # the cleaned corpus the functions come from
+    output: str = "runs/wingman-v2/expert"  # the round's records go to <output>/round-<round>/
+    round: int = 1
+    # The train/validation/held-out split is pack's (same fractions, forced packages and seed), so a
+    # validation or held-out package never feeds a round.
+    pack_config: str = "training/configs/wingman-v2/pack.yaml"
+    heldout: str = str(HELDOUT_FILE)  # evaluation packages, skipped whatever the split says
+    model: str = "default"  # the sampling engine's model (EngineConfig.model)
+    adapter: str = ""  # a peft adapter on it: round N+1 samples from the adapter trained on round N
+    tokenizer: str = "default"  # whose chat template renders the records (annotate's)
+    tasks: list[str] = field(default_factory=lambda: ["tests", "translate"])
+    seed: int = 0
+    limit: int = 40  # functions tried at most
+    max_per_repo: int = 2  # functions per package at most, for variety
+    min_lines: int = 3
+    max_lines: int = 30  # of the def, docstring included
+    max_chars: int = 1500
+    test_samples: int = 2  # k samples per function and task
+    translate_samples: int = 2
+    first_greedy: bool = True  # the first sample greedy (what the server shows first), the rest sampled
+    temperature: float = 0.7
+    max_new_tokens: int = 384
+    keep_per_function: int = 2  # distinct verified samples kept per function and task
+    mutants: int = 4  # mutants tried on passing tests (0: no mutant check); one kill is required
+    pytest_timeout_s: float = 30.0
+    budget_minutes: float = 0.0  # no new function starts after this (0: none)
+    threads: int = 0  # engine threads (0: its adaptive default)
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.tasks if t not in ("tests", "translate")]
+        if bad or not self.tasks:
+            raise ConfigError(f"tasks must be some of tests, translate; got {self.tasks}")
+        if self.round < 1 or self.limit < 1 or self.max_per_repo < 1:
+            raise ConfigError("round, limit and max_per_repo must be >= 1")
+        if self.test_samples < 0 or self.translate_samples < 0 or self.keep_per_function < 1 or self.mutants < 0:
+            raise ConfigError("sample counts and mutants must be >= 0, keep_per_function >= 1")
+        if not 0 < self.temperature <= 2:
+            raise ConfigError("temperature must be in (0, 2]")
+        if self.min_lines > self.max_lines:
+            raise ConfigError("min_lines must not exceed max_lines")
 
 
 def _set(data: dict, dotted: str, value: Any) -> None:

@@ -153,12 +153,26 @@ class Packer:
         counts["dropped_tail_tokens"] += len(self.buf_ids) if counts["sequences"] else 0
 
 
-def _batches(input_dir: str, counts_of, keep: dict | None, seed: int, batch: int = 256):
+def _records(input_dir: str, extra: list[str], train, errors: Counter):
+    """The input's records, then the extra directories' records whose package `train(repo)` says
+    is in the train split (the others are counted, never packed)."""
+    yield from iter_records(input_dir, errors=errors)
+    for d in extra:
+        for rec in iter_records(d, errors=errors):
+            if train(rec.get("repo")):
+                errors["extra_samples"] += 1
+                yield rec
+            else:
+                errors["extra_samples_not_train_dropped"] += 1
+
+
+def _batches(input_dir: str, counts_of, keep: dict | None, seed: int, batch: int = 256, extra: list[str] = (),
+             train=lambda repo: False):
     """(split key, records) batches of the annotate output that pass `keep`; counts_of(rec) gives
     the record's Counter, or None to skip it."""
     pending: list[tuple[dict, Counter]] = []
     errors: Counter = Counter()
-    for rec in iter_records(input_dir, errors=errors):
+    for rec in _records(input_dir, list(extra), train, errors):
         c = counts_of(rec)
         if c is None:
             continue
@@ -180,14 +194,15 @@ def _batches(input_dir: str, counts_of, keep: dict | None, seed: int, batch: int
 
 
 def packed(input_dir: str, tok, seq_len: int, repos: set[str], counts: Counter, keep: dict | None = None,
-           seed: int = 0, split_samples: bool = True, open_sequences: int = 8):
+           seed: int = 0, split_samples: bool = True, open_sequences: int = 8, extra: list[str] = ()):
     """Yield {'input_ids', 'labels'} rows of exactly seq_len tokens.
 
     split_samples: concatenate and cut (the tail is dropped). Otherwise a sample goes whole into the
     first open sequence with room; with none, the fullest is padded (labels -100) and yielded. A
     sample longer than seq_len is cut into seq_len pieces of its own."""
     packer = Packer(seq_len, tok.convert_tokens_to_ids(WINGMAN_PAD), counts, split_samples, open_sequences)
-    for batch in _batches(input_dir, lambda rec: counts if rec.get("repo") in repos else None, keep, seed):
+    for batch in _batches(input_dir, lambda rec: counts if rec.get("repo") in repos else None, keep, seed,
+                          extra=extra, train=lambda repo: repo in repos):
         if isinstance(batch, Counter):
             counts.update(batch)
             continue
@@ -210,7 +225,7 @@ def _pack_compact(cfg: PackConfig, tok, splits: dict[str, str], out: Path) -> di
         writers[name] = CompactWriter(out / name, cfg.seq_len, len(tok))
     kinds: dict[str, Counter] = {name: Counter() for name in names}
     for batch in _batches(cfg.input, lambda rec: counts[splits[rec["repo"]]] if rec.get("repo") in splits else None,
-                          cfg.keep, cfg.seed):
+                          cfg.keep, cfg.seed, extra=cfg.extra_inputs, train=lambda repo: splits.get(repo) == "train"):
         if isinstance(batch, Counter):
             counts["train"].update(batch)
             continue
@@ -267,7 +282,8 @@ def run(cfg: PackConfig, tokenizer=None) -> dict:
                     packed, features=features, cache_dir=str(cache), keep_in_memory=False,
                     gen_kwargs={"input_dir": cfg.input, "tok": tok, "seq_len": cfg.seq_len, "repos": names,
                                 "counts": counts, "keep": cfg.keep, "seed": cfg.seed,
-                                "split_samples": cfg.split_samples, "open_sequences": cfg.open_sequences})
+                                "split_samples": cfg.split_samples, "open_sequences": cfg.open_sequences,
+                                "extra": cfg.extra_inputs if split == "train" else []})
             except ValueError:  # datasets refuses a generator that yields nothing
                 ds = None
         if ds is None:

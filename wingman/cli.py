@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "pack": "wingman.commands.training",
     "train": "wingman.commands.training",
     "export": "wingman.commands.training",
+    "expert": "wingman.commands.expert",
     "eval": "wingman.commands.evaluate",
     "learn": "wingman.commands.learn",
 }
