@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import heapq
+import json
 import logging
 import sys
 import time
@@ -290,7 +291,14 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
     vopts = verify.VerifyOptions()
     results, reasons = [], {"tests": Counter(), "translate": Counter()}
     seconds = Counter()
-    with ShardWriter(out, "data") as writer:
+    # Every sample with its verdict, for reading what the model writes (not data-*: pack skips it).
+    log_file = open(out / "samples.jsonl", "w")
+
+    def note(t: Target, task: str, i: int, reply: str, ok: bool, why: str) -> None:
+        log_file.write(json.dumps({"repo": t.repo, "path": t.path, "name": t.name, "task": task, "sample": i,
+                                   "verified": ok, "reason": why, "reply": reply[:4000]}) + "\n")
+
+    with log_file, ShardWriter(out, "data") as writer:
         emitter = Annotator(AnnotateConfig(), writer, chat, counts)
         for t in targets:
             if cfg.budget_minutes and time.monotonic() - t0 > cfg.budget_minutes * 60:
@@ -310,6 +318,7 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
                     g = time.monotonic()
                     v = check_tests(t, reply, cfg)
                     seconds["checking"] += time.monotonic() - g
+                    note(t, "tests", i, reply, v.ok, v.reason or f"kills {v.killed or 'no mutant (none tried)'}")
                     if not v.ok:
                         reasons["tests"][v.reason.split(" of ")[0]] += 1
                         continue
@@ -343,6 +352,7 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
                         if code.strip():
                             verify.check(c, p, vopts)
                         seconds["checking"] += time.monotonic() - g
+                        note(t, "translate", i, reply, c.verified, c.summary or "no code")
                         if not c.verified:
                             reasons["translate"][(c.summary or "no code").split(" on ")[0][:80]] += 1
                             continue

@@ -160,3 +160,13 @@ def test_config_is_checked():
         ExpertConfig(tasks=["poems"])
     with pytest.raises(ConfigError, match="unknown keys"):
         load_config(ExpertConfig, None, ["nonsense=1"])
+
+
+def test_a_round_samples_from_the_engine(tmp_path, tiny_model, tiny_tokenizer):
+    """The engine path end to end, on the tiny random model: it draws what it is asked for and
+    writes its report (whatever a random model writes is rejected by the checks)."""
+    cfg = _cfg(tmp_path, model=str(tiny_model), limit=1, test_samples=1, translate_samples=1, max_new_tokens=8)
+    report = expert.run(cfg, tokenizer=tiny_tokenizer)
+    assert report["samples"] == {"tests": 1, "translate": 1} and report["functions"]["tried"] == 1
+    assert report["model"] == tiny_model.name
+    assert len((tmp_path / "expert" / "round-1" / "samples.jsonl").read_text().splitlines()) == 2
