@@ -348,6 +348,8 @@ class ExpertConfig:
     pytest_timeout_s: float = 30.0
     budget_minutes: float = 0.0  # no new function starts after this (0: none)
     threads: int = 0  # engine threads (0: its adaptive default)
+    # An earlier round's samples.jsonl: check its replies again instead of sampling (a changed check).
+    replay: str = ""
 
     def __post_init__(self) -> None:
         bad = [t for t in self.tasks if t not in ("tests", "translate")]

@@ -180,6 +180,13 @@ def exercises(test_source: str, name: str) -> bool:
     return False
 
 
+def repeats_an_assert(test_source: str) -> bool:
+    """The same assert twice: the small model's loop (it writes one line until max_new_tokens).
+    It checks nothing more than once does, and training on it would teach the loop."""
+    asserts = [line.strip() for line in test_source.split("\n") if line.strip().startswith("assert ")]
+    return len(asserts) != len(set(asserts))
+
+
 def _replace_def(module_text: str, name: str, new_def: str) -> str:
     tree = ast.parse(module_text)
     node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
@@ -212,6 +219,9 @@ def check_tests(t: Target, reply: str, cfg: ExpertConfig) -> TestVerdict:
     fns = [(n, s) for n, s in code.functions if exercises(s, t.name)]
     if not fns:
         return TestVerdict(reason="no assert on the function")
+    fns = [(n, s) for n, s in fns if not repeats_an_assert(s)]
+    if not fns:
+        return TestVerdict(reason="repeats an assert")
     run = testgen.TestCode(code.imports, fns)
     passed = run_pytest(testgen.standalone(run, t.module, t.name), t.module_text, t.module, None, None,
                         cfg.pytest_timeout_s)
@@ -262,6 +272,30 @@ def engine_sampler(cfg: ExpertConfig) -> tuple[Sampler, str]:
     return sample, engine.info.name
 
 
+def replay_sampler(path: str | Path) -> Sampler:
+    """The replies of an earlier run's samples.jsonl, in order per prompt: the checks run again on
+    the same samples (after a change to a check) without the model. A prompt it has no reply for
+    gets an empty one (rejected, counted)."""
+    replies: dict[str, list[str]] = {}
+    for line in Path(path).read_text().splitlines():  # read whole: the round rewrites this file
+        r = json.loads(line)
+        replies.setdefault(_prompt_key(r["task"], r["repo"], r["path"], r["name"]), []).append(r["reply"])
+    current: dict = {}
+
+    def sample(messages: list, temperature: float, seed: int) -> str:
+        key = current["key"]
+        queue = replies.get(key, [])
+        return queue.pop(0) if queue else ""
+
+    sample.current = current  # run() names the prompt being sampled
+    sample.has = lambda t: any(_prompt_key(k, t.repo, t.path, t.name) in replies for k in ("tests", "translate"))
+    return sample
+
+
+def _prompt_key(task: str, repo: str, path: str, name: str) -> str:
+    return f"{task}\0{repo}\0{path}\0{name}"
+
+
 def _temperature(cfg: ExpertConfig, i: int) -> float:
     return 0.0 if i == 0 and cfg.first_greedy else cfg.temperature
 
@@ -285,8 +319,11 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
     counts["functions_picked"] = len(targets)
     t_pick = time.monotonic() - t0
     model_name = "injected sampler"
-    if sampler is None:
+    if sampler is None and cfg.replay:
+        sampler, model_name = replay_sampler(cfg.replay), f"replayed from {cfg.replay}"
+    elif sampler is None:
         sampler, model_name = engine_sampler(cfg)
+    current = getattr(sampler, "current", {})
     chat = ChatRenderer(tokenizer or load_tokenizer(cfg.tokenizer))
     vopts = verify.VerifyOptions()
     results, reasons = [], {"tests": Counter(), "translate": Counter()}
@@ -304,11 +341,15 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
             if cfg.budget_minutes and time.monotonic() - t0 > cfg.budget_minutes * 60:
                 counts["functions_not_tried_budget"] += 1
                 continue
+            if hasattr(sampler, "has") and not sampler.has(t):
+                counts["functions_not_in_replay"] += 1  # the sampled run's budget ended before it
+                continue
             counts["functions_tried"] += 1
             rec = {"repo": t.repo, "path": t.path, "language": "python"}
             row = {"repo": t.repo, "path": t.path, "name": t.name}
             if "tests" in cfg.tasks and cfg.test_samples:
                 messages = prompts.tests(t.source, t.name, t.module)
+                current["key"] = _prompt_key("tests", t.repo, t.path, t.name)
                 kept: set[str] = set()
                 for i in range(cfg.test_samples):
                     g = time.monotonic()
@@ -341,6 +382,7 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
                                                                     if p.notes else "?")] += 1
                 else:
                     messages = prompts.translate(t.source, "python", "javascript")
+                    current["key"] = _prompt_key("translate", t.repo, t.path, t.name)
                     for i in range(cfg.translate_samples):
                         g = time.monotonic()
                         reply = sampler(messages, _temperature(cfg, i), _seed(cfg, t, "translate", i))

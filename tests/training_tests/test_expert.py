@@ -170,3 +170,20 @@ def test_a_round_samples_from_the_engine(tmp_path, tiny_model, tiny_tokenizer):
     assert report["samples"] == {"tests": 1, "translate": 1} and report["functions"]["tried"] == 1
     assert report["model"] == tiny_model.name
     assert len((tmp_path / "expert" / "round-1" / "samples.jsonl").read_text().splitlines()) == 2
+
+
+def test_a_looping_sample_is_rejected_and_a_round_replays_its_samples(tmp_path, tiny_tokenizer):
+    loop = "```python\ndef test_clamp():\n" + "    assert clamp(5, 0, 3) == 3\n" * 3 + "```"
+    replies = [loop, GOOD_TESTS]
+    cfg = _cfg(tmp_path, limit=1, tasks=["tests"], test_samples=2)
+    first = expert.run(cfg, sampler=lambda m, t, s: replies.pop(0), tokenizer=tiny_tokenizer)
+    assert first["rejected"]["tests"] == {"repeats an assert": 1}
+    assert first["verified_pairs"]["function_to_tests_verified"] == 1
+    # The same round again from its own samples.jsonl: the same verdicts, no model.
+    samples = tmp_path / "expert" / "round-1" / "samples.jsonl"
+    shutil.copy(samples, tmp_path / "sampled.jsonl")
+    again = expert.run(ExpertConfig(**{**cfg.__dict__, "replay": str(tmp_path / "sampled.jsonl"), "limit": 5}),
+                       tokenizer=tiny_tokenizer)
+    assert again["model"].startswith("replayed from")
+    assert again["rejected"] == first["rejected"] and again["verified_pairs"] == first["verified_pairs"]
+    assert again["functions"]["tried"] == 1 and again["counts"]["functions_not_in_replay"] == 4
