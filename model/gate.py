@@ -2,7 +2,12 @@
 
 A small model is often unsure, and a wrong suggestion costs the user a look and an Escape
 (JetBrains' filter in front of its local model: about +50% acceptance). Each candidate gets a
-score in 0..1 — the model's own mean token probability, lowered by what the text shows:
+score in 0..1: a logistic regression (JetBrains' "small classifier") over a few features —
+the model's token log-probabilities (mean, lowest, first), the candidate's length, where the
+cursor is, whether it copies text the file or the context holds, whether it ran to the token
+limit — and the checks below. Its coefficients are fitted on the validation packages' candidates
+only (training/evaluate/gate_fit.py → model/gate_model.json), so the score estimates the
+chance that the candidate is exactly what the developer wrote. The checks:
 
 - it does not parse where the file around it did (Python, through `ast`), or its brackets close
   more than the line opened, or its indentation is off the block's;
@@ -11,26 +16,45 @@ score in 0..1 — the model's own mean token probability, lowered by what the te
   by the candidate itself; or an attribute that an imported standard module lacks
   (`math.gmean`).
 
-Below the threshold (a setting, calibrated by `wingman eval`: training/evaluate/README.md)
-nothing is shown. Inside a comment or a string the bar is higher unless the user asked.
+Below the threshold (a setting, calibrated with the coefficients: the highest that still shows
+half the validation requests) nothing is shown. Inside a comment or a string the bar is higher
+unless the user asked.
 
-A backend without log-probabilities reports NO_CONFIDENCE (model/completion.py, 0.5): the gate
-then works from the checks alone, which only lower the score.
+A backend without log-probabilities reports NO_CONFIDENCE (model/completion.py, 0.5) and no
+token log-probabilities: the gate then puts the validation mean in place of each log-probability
+feature, so it works from the checks and the text alone. `legacy_score` is the hand-set product
+of the checks that the learned score replaced, kept for the side-by-side in the crossfile eval.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import json
 import keyword
+import math
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from model.stops import CLOSERS, OPENERS
 
-DEFAULT_THRESHOLD = 0.45  # calibrated by `wingman eval --tasks crossfile` on funcy and glom (server/README.md)
-COMMENT_THRESHOLD = 0.6  # inside comments and strings, unless invoked
+NO_CONFIDENCE = 0.5  # model/completion.py's value for a backend without log-probabilities
+MODEL_FILE = Path(__file__).with_name("gate_model.json")  # written by training/evaluate/gate_fit.py
+
+
+def _load_model(path: Path = MODEL_FILE) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+MODEL = _load_model()
+# The learned gate's threshold, calibrated with its coefficients on funcy and glom (server/README.md).
+DEFAULT_THRESHOLD = float(MODEL["threshold"]) if MODEL else 0.45
+COMMENT_THRESHOLD = max(0.6, DEFAULT_THRESHOLD)  # inside comments and strings, unless invoked
 MAX_LOCAL_CHARS = 20_000  # of the text around the cursor that the parse check looks at
 _IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 _ATTR = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
@@ -196,8 +220,9 @@ def _code_only(text: str) -> str:
     return re.sub(r"#.*", "", text)
 
 
-def score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python",
-          context: str = "") -> tuple[float, list[str]]:
+def legacy_score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python",
+                 context: str = "") -> tuple[float, list[str]]:
+    """The hand-set gate: the mean token probability times a factor per finding."""
     reasons = findings(text, prefix, suffix, language, context)
     s = max(0.0, min(1.0, confidence))
     for r in reasons:
@@ -205,9 +230,61 @@ def score(text: str, confidence: float, prefix: str, suffix: str, language: str 
     return s, reasons
 
 
+LOGPROB_FEATURES = ("mean_lp", "min_lp", "first_lp", "tokens")
+
+
+def features(text: str, confidence: float, prefix: str, suffix: str, language: str = "python", context: str = "",
+             logprobs=(), stop_reason: str = "", reasons: list[str] | None = None) -> dict[str, float]:
+    """What the learned gate looks at, all known when the candidate is: no outcome, nothing that
+    only an evaluation has (the hole's kind, the target)."""
+    reasons = findings(text, prefix, suffix, language, context) if reasons is None else reasons
+    lps = [float(x) for x in logprobs]
+    f: dict[str, float] = {}
+    if lps:
+        f.update(mean_lp=sum(lps) / len(lps), min_lp=min(lps), first_lp=lps[0], tokens=math.log1p(len(lps)))
+    elif confidence != NO_CONFIDENCE and confidence > 0:  # a mean without the tokens: that is all three
+        lp = math.log(confidence)
+        f.update(mean_lp=lp, min_lp=lp, first_lp=lp)
+    stripped = text.strip()
+    line_before = prefix.rsplit("\n", 1)[-1]
+    f["chars"] = math.log1p(len(stripped))
+    f["typed_on_line"] = float(bool(line_before.strip()))
+    f["in_comment"] = float(in_comment_or_string(prefix, language))
+    f["copied"] = float(len(stripped) >= 4 and (stripped in prefix[-MAX_LOCAL_CHARS:] or stripped in context))
+    names = set(_IDENT.findall(_code_only(text))) - KNOWN
+    f["context_name"] = float(bool(context) and any(_spelled(n, context) and not _spelled(n, prefix[-MAX_LOCAL_CHARS:])
+                                                    for n in names))
+    f["ran_to_limit"] = float(stop_reason == "max_tokens")
+    for r in FACTORS:
+        f[r] = float(r in reasons)
+    return f
+
+
+def learned_score(f: dict[str, float], model: dict | None = None) -> float:
+    """The logistic regression's probability; a feature the candidate lacks (no log-probabilities)
+    takes its validation mean, i.e. contributes nothing beyond the intercept."""
+    model = model or MODEL
+    if model is None:
+        return 0.0
+    z = model["bias"]
+    for name, w, mu, sd in zip(model["features"], model["weights"], model["mean"], model["std"]):
+        z += w * ((f.get(name, mu) - mu) / sd)
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python", context: str = "",
+          logprobs=(), stop_reason: str = "") -> tuple[float, list[str]]:
+    reasons = findings(text, prefix, suffix, language, context)
+    if MODEL is None:  # no coefficients shipped: the hand-set product
+        return legacy_score(text, confidence, prefix, suffix, language, context)
+    f = features(text, confidence, prefix, suffix, language, context, logprobs, stop_reason, reasons)
+    return learned_score(f), reasons
+
+
 def decide(text: str, confidence: float, prefix: str, suffix: str, threshold: float, language: str = "python",
-           context: str = "", invoked: bool = False, comment_threshold: float = COMMENT_THRESHOLD) -> Verdict:
-    s, reasons = score(text, confidence, prefix, suffix, language, context)
+           context: str = "", invoked: bool = False, comment_threshold: float = COMMENT_THRESHOLD,
+           logprobs=(), stop_reason: str = "") -> Verdict:
+    s, reasons = score(text, confidence, prefix, suffix, language, context, logprobs, stop_reason)
     bar = threshold
     if not invoked and in_comment_or_string(prefix, language):
         bar = max(threshold, comment_threshold)
