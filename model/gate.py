@@ -54,7 +54,9 @@ def _load_model(path: Path = MODEL_FILE) -> dict | None:
 MODEL = _load_model()
 # The learned gate's threshold, calibrated with its coefficients on funcy and glom (server/README.md).
 DEFAULT_THRESHOLD = float(MODEL["threshold"]) if MODEL else 0.45
-COMMENT_THRESHOLD = max(0.6, DEFAULT_THRESHOLD)  # inside comments and strings, unless invoked
+# Inside comments and strings, unless invoked: the score that only the validation's most
+# confident quarter reaches.
+COMMENT_THRESHOLD = float(MODEL.get("comment_threshold", 0.6)) if MODEL else 0.6
 MAX_LOCAL_CHARS = 20_000  # of the text around the cursor that the parse check looks at
 _IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 _ATTR = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
@@ -262,14 +264,20 @@ def features(text: str, confidence: float, prefix: str, suffix: str, language: s
 
 def learned_score(f: dict[str, float], model: dict | None = None) -> float:
     """The logistic regression's probability; a feature the candidate lacks (no log-probabilities)
-    takes its validation mean, i.e. contributes nothing beyond the intercept."""
+    takes its validation mean, i.e. contributes nothing beyond the intercept. A check that the
+    validation candidates never triggered has no coefficient: its hand-set factor still applies
+    (math.gmean is no less wrong for being rare)."""
     model = model or MODEL
     if model is None:
         return 0.0
     z = model["bias"]
     for name, w, mu, sd in zip(model["features"], model["weights"], model["mean"], model["std"]):
         z += w * ((f.get(name, mu) - mu) / sd)
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    for r, factor in FACTORS.items():
+        if f.get(r) and r not in model["features"]:
+            p *= factor
+    return p
 
 
 def score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python", context: str = "",

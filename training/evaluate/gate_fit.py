@@ -30,6 +30,7 @@ from training.evaluate.crossfile import CALIBRATE, TARGET_SHOWN
 
 PENALTIES = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)  # L2 strength, in units of the sum of squared standardized weights
 FOLDS = 5
+COMMENT_SHOWN = 0.25  # inside comments and strings the bar is the score of the validation's top quarter
 
 
 def load(path: Path) -> list[dict]:
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
     need = int(math.ceil(TARGET_SHOWN * n_all))
     ordered = np.sort(probs)[::-1]
     threshold = float(math.floor(ordered[min(need, len(ordered)) - 1] * 1e4) / 1e4) if need <= len(ordered) else 0.0
-    model |= {"threshold": threshold, "target": args.target, "l2": best,
+    comment = float(math.floor(ordered[max(0, int(math.ceil(COMMENT_SHOWN * n_all)) - 1)] * 1e4) / 1e4)
+    model |= {"threshold": threshold, "comment_threshold": max(threshold, comment), "target": args.target, "l2": best,
               "cv_top_precision": {str(k): round(v, 4) for k, v in cv.items()},
               "fitted_on": sorted({r["repo"] for r in rows}), "n": int(len(y)), "positives": int(y.sum()),
               "shown_at_threshold": round(float((probs >= threshold).sum()) / n_all, 4),
