@@ -259,6 +259,12 @@ def features(text: str, confidence: float, prefix: str, suffix: str, language: s
     f["ran_to_limit"] = float(stop_reason == "max_tokens")
     for r in FACTORS:
         f[r] = float(r in reasons)
+    # The hand-set score (legacy_score) as one feature: a prior the fit can keep, calibrate into
+    # a probability, or correct with the others.
+    hand = max(0.0, min(1.0, confidence))
+    for r in reasons:
+        hand *= FACTORS[r]
+    f["log_legacy"] = math.log(max(hand, 1e-6))
     return f
 
 
@@ -266,7 +272,7 @@ def learned_score(f: dict[str, float], model: dict | None = None) -> float:
     """The logistic regression's probability; a feature the candidate lacks (no log-probabilities)
     takes its validation mean, i.e. contributes nothing beyond the intercept. A check that the
     validation candidates never triggered has no coefficient: its hand-set factor still applies
-    (math.gmean is no less wrong for being rare)."""
+    (math.gmean is no less wrong for being rare), unless the hand-set score is itself a feature."""
     model = model or MODEL
     if model is None:
         return 0.0
@@ -274,9 +280,10 @@ def learned_score(f: dict[str, float], model: dict | None = None) -> float:
     for name, w, mu, sd in zip(model["features"], model["weights"], model["mean"], model["std"]):
         z += w * ((f.get(name, mu) - mu) / sd)
     p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-    for r, factor in FACTORS.items():
-        if f.get(r) and r not in model["features"]:
-            p *= factor
+    if "log_legacy" not in model["features"]:  # (that feature already holds every factor)
+        for r, factor in FACTORS.items():
+            if f.get(r) and r not in model["features"]:
+                p *= factor
     return p
 
 

@@ -259,6 +259,16 @@ def fine_thresholds(samples, label: str, key: str) -> list[float]:
     return sorted({round(s[label][key], 4) for s in samples if s[label]["prediction"]} | {0.0})
 
 
+def deciles(samples, label: str, key: str) -> list[float]:
+    """The highest thresholds that still show 100%, 90%, ..., 10% of `samples`."""
+    scores = sorted((s[label][key] for s in samples if s[label]["prediction"]), reverse=True)
+    out = []
+    for q in range(10, 0, -1):
+        need = -(-len(samples) * q // 10)
+        out.append(scores[need - 1] if 0 < need <= len(scores) else 0.0)
+    return out
+
+
 def summarize(samples: list[dict]) -> dict:
     val = [s for s in samples if s["split"] == "validation"]
     test = [s for s in samples if s["split"] == "test"] or val
@@ -285,8 +295,17 @@ def summarize(samples: list[dict]) -> dict:
         m[f"{name}_threshold"] = threshold
         m[f"precision_{name}_em"], m[f"precision_{name}_es90"], m[f"shown_{name}"] = (
             at["precision_em"], at["precision_es90"], at["shown_rate"])
-        m[f"curve_{name}_test"] = curve(test, "context", key)
-        m[f"curve_{name}_validation"] = curve(val, "context", key) if val else []
+        # The curve at the thresholds that show 100%, 90%, ... 10% of the validation requests:
+        # comparable across gates whatever their score's scale.
+        grid = deciles(val, "context", key) if val else THRESHOLDS
+        m[f"curve_{name}_test"] = curve(test, "context", key, grid)
+        m[f"curve_{name}_validation"] = curve(val, "context", key, grid) if val else []
+    # The learned gate at the threshold shipped with its coefficients (model/gate_model.json:
+    # the fit's calibration on the same validation rule).
+    at = curve(test, "context", "gate", [gate.DEFAULT_THRESHOLD])[0]
+    m["shipped_threshold"] = gate.DEFAULT_THRESHOLD
+    m["precision_shipped_em"], m["precision_shipped_es90"], m["shown_shipped"] = (
+        at["precision_em"], at["precision_es90"], at["shown_rate"])
     # The hand-set gate as it shipped (0.45, calibrated on the first 50 validation holes).
     at = curve(test, "context", "legacy_gate", [LEGACY_THRESHOLD])[0]
     m["precision_legacy_shipped_em"], m["precision_legacy_shipped_es90"], m["shown_legacy_shipped"] = (

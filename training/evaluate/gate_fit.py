@@ -9,9 +9,10 @@ can never end up in the fit. The candidates are cached by the eval (crossfile.Ca
 changing a feature means rerunning the eval (no model call) and then this.
 
 The model: logistic regression on standardized features, L2-penalized (few positives: a few
-dozen), fitted by Newton's method in numpy. The penalty is chosen by grouped cross-validation
-on the validation rows (folds by file, so holes of one file never sit on both sides), scored by
-what the gate is for: precision among the top TARGET_SHOWN of each held-out fold. The threshold
+dozen), fitted by Newton's method in numpy. The feature set (FEATURE_SETS), the target and the
+penalty are chosen on the validation rows alone: fitted on one half of their files, scored on
+the other by exact match's average precision (precision at one shown rate saturates with a few
+dozen positives: all of them sit in the top half), averaged over SPLITS halvings. The threshold
 is then the highest one that still shows TARGET_SHOWN of the validation requests.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
 import sys
 from pathlib import Path
 
@@ -29,7 +31,15 @@ from model import gate
 from training.evaluate.crossfile import CALIBRATE, TARGET_SHOWN
 
 PENALTIES = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)  # L2 strength, in units of the sum of squared standardized weights
-FOLDS = 5
+SPLITS = 40
+# Candidate models, compared on the validation packages: the hand-set score alone (the
+# regression then only calibrates it into a probability), it with the token-level and text
+# features it lacks, and everything (None: all features).
+FEATURE_SETS = {
+    "hand-set": ["log_legacy"],
+    "hand-set+tokens": ["log_legacy", "first_lp", "min_lp", "ran_to_limit", "context_name"],
+    "all": None,
+}
 COMMENT_SHOWN = 0.25  # inside comments and strings the bar is the score of the validation's top quarter
 
 
@@ -73,40 +83,78 @@ def top_precision(scores: np.ndarray, y: np.ndarray, share: float = TARGET_SHOWN
     return float(y[np.argsort(-scores, kind="stable")[:k]].mean())
 
 
-def folds(rows: list[dict], k: int = FOLDS) -> list[int]:
-    """A fold per row, by file (sorted, round robin): holes of one file stay together."""
+def average_precision(scores: np.ndarray, y: np.ndarray) -> float:
+    """The mean of the precision at each positive's rank: how well the whole ranking puts the
+    right candidates first (precision at one shown rate saturates when positives are few)."""
+    order = np.argsort(-scores, kind="stable")
+    hits = y[order]
+    if hits.sum() == 0:
+        return 0.0
+    prec = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((prec * hits).sum() / hits.sum())
+
+
+def halves(rows: list[dict], em: np.ndarray, n: int = SPLITS) -> list[np.ndarray]:
+    """Seeded random halves by file (holes of one file stay together), each side with a few
+    positives: a model fitted on one half ranks the other. Not pooled k-fold: with a few dozen
+    positives, leaving some out moves each fold's model enough that pooling the folds' scores
+    ranks the left-out positives low (a bias against exactly what is measured)."""
     files = sorted({(r["repo"], r["path"]) for r in rows})
-    index = {f: i % k for i, f in enumerate(files)}
-    return [index[(r["repo"], r["path"])] for r in rows]
+    out = []
+    for seed in range(n):
+        rng = random.Random(seed)
+        shuffled = files[:]
+        rng.shuffle(shuffled)
+        half = set(shuffled[: len(shuffled) // 2])
+        te = np.array([(r["repo"], r["path"]) in half for r in rows])
+        if em[te].sum() >= 3 and em[~te].sum() >= 3:
+            out.append(te)
+    if not out:
+        raise SystemExit("too few positives on the validation packages to compare models")
+    return out
+
+
+def standardize(rows: list[dict], names: list[str]):
+    X = np.array([[r["context"]["features"].get(n, 0.0) for n in names] for r in rows], dtype=float)
+    mu, sd = X.mean(0), X.std(0)
+    sd[sd == 0] = 1.0
+    return (X - mu) / sd, mu, sd
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("samples", type=Path, help="crossfile.jsonl from `wingman eval --tasks crossfile`")
     ap.add_argument("--out", type=Path, default=gate.MODEL_FILE)
-    ap.add_argument("--target", choices=("exact_match", "es90"), default="exact_match")
+    ap.add_argument("--target", choices=("auto", "exact_match", "es90"), default="auto",
+                    help="what the regression predicts; auto: whichever cross-validates better (scored by exact match)")
     args = ap.parse_args(argv)
 
     rows = load(args.samples)
-    names = [n for n in rows[0]["context"]["features"]]
-    names = [n for n in names if len({r["context"]["features"].get(n) for r in rows}) > 1]  # constant: no signal
-    X = np.array([[r["context"]["features"].get(n, 0.0) for n in names] for r in rows], dtype=float)
-    y = np.array([target(r, args.target) for r in rows])
-    mu, sd = X.mean(0), X.std(0)
-    sd[sd == 0] = 1.0
-    Z = (X - mu) / sd
-    fold = np.array(folds(rows))
+    present = [n for n in rows[0]["context"]["features"]
+               if len({r["context"]["features"].get(n) for r in rows}) > 1]  # constant: no signal
+    em = np.array([target(r, "exact_match") for r in rows])
+    splits = halves(rows, em)
     cv = {}
-    for l2 in PENALTIES:
-        scores = np.zeros(len(y))
-        for f in range(FOLDS):
-            tr, te = fold != f, fold == f
-            if y[tr].sum() == 0 or te.sum() == 0:
-                continue
-            w = fit(Z[tr], y[tr], l2)
-            scores[te] = Z[te] @ w[:-1] + w[-1]
-        cv[l2] = top_precision(scores, y)
-    best = max(PENALTIES, key=lambda l2: (round(cv[l2], 6), l2))  # ties: the stronger penalty
+    for set_name, wanted in FEATURE_SETS.items():
+        names = [n for n in (present if wanted is None else wanted) if n in present]
+        if not names:
+            continue
+        Z, _, _ = standardize(rows, names)
+        for kind in (("exact_match", "es90") if args.target == "auto" else (args.target,)):
+            y = np.array([target(r, kind) for r in rows])
+            for l2 in PENALTIES:
+                aps = [average_precision(Z[te] @ fit(Z[~te], y[~te], l2)[:-1], em[te]) for te in splits]
+                cv[(set_name, kind, l2)] = float(np.mean(aps))  # always judged by exact match: the goal
+    # The best set; sets within noise (0.005) of it go to the smaller. Within the set, the best
+    # target and penalty, ties to the weaker penalty (the better calibrated probability: a lone
+    # feature ranks the same under any penalty).
+    top = max(cv.values())
+    set_name = min((k[0] for k, v in cv.items() if v >= top - 0.005), key=lambda n: len(FEATURE_SETS[n] or present))
+    _, kind, best = max((k for k in cv if k[0] == set_name), key=lambda k: (round(cv[k], 4), -k[2]))
+    wanted = FEATURE_SETS[set_name]
+    names = [n for n in (present if wanted is None else wanted) if n in present]
+    Z, mu, sd = standardize(rows, names)
+    y = np.array([target(r, kind) for r in rows])
     w = fit(Z, y, best)
     model = {"features": names, "mean": mu.round(6).tolist(), "std": sd.round(6).tolist(),
              "weights": w[:-1].round(6).tolist(), "bias": round(float(w[-1]), 6)}
@@ -118,8 +166,9 @@ def main(argv=None) -> int:
     ordered = np.sort(probs)[::-1]
     threshold = float(math.floor(ordered[min(need, len(ordered)) - 1] * 1e4) / 1e4) if need <= len(ordered) else 0.0
     comment = float(math.floor(ordered[max(0, int(math.ceil(COMMENT_SHOWN * n_all)) - 1)] * 1e4) / 1e4)
-    model |= {"threshold": threshold, "comment_threshold": max(threshold, comment), "target": args.target, "l2": best,
-              "cv_top_precision": {str(k): round(v, 4) for k, v in cv.items()},
+    model |= {"threshold": threshold, "comment_threshold": max(threshold, comment), "feature_set": set_name, "target": kind, "l2": best,
+              "split_half_average_precision_em": {f"{a}/{b}@{c}": round(v, 4) for (a, b, c), v in cv.items()},
+              "split_half_average_precision_em_best": round(top, 4), "splits": len(splits),
               "fitted_on": sorted({r["repo"] for r in rows}), "n": int(len(y)), "positives": int(y.sum()),
               "shown_at_threshold": round(float((probs >= threshold).sum()) / n_all, 4),
               "source": "python -m training.evaluate.gate_fit " + str(args.samples)}
