@@ -22,7 +22,8 @@ unless the user asked.
 
 A backend without log-probabilities reports NO_CONFIDENCE (model/completion.py, 0.5) and no
 token log-probabilities: the gate then puts the validation mean in place of each log-probability
-feature, so it works from the checks and the text alone. `legacy_score` is the hand-set product
+feature and scores the hand-set part as if the model were sure, so a candidate is shown unless a
+check finds something; in comments and strings, only when invoked. `legacy_score` is the hand-set product
 of the checks that the learned score replaced, kept for the side-by-side in the crossfile eval.
 """
 
@@ -261,11 +262,19 @@ def features(text: str, confidence: float, prefix: str, suffix: str, language: s
         f[r] = float(r in reasons)
     # The hand-set score (legacy_score) as one feature: a prior the fit can keep, calibrate into
     # a probability, or correct with the others.
-    hand = max(0.0, min(1.0, confidence))
+    # Without any confidence (a remote backend) the candidate is scored as if the model were
+    # sure: shown unless a check finds something (every factor is 0.5 or less, and the shipped
+    # threshold is 0.50 on the hand-set scale).
+    hand = 1.0 if unknown_confidence(confidence, lps) else max(0.0, min(1.0, confidence))
     for r in reasons:
         hand *= FACTORS[r]
     f["log_legacy"] = math.log(max(hand, 1e-6))
     return f
+
+
+def unknown_confidence(confidence: float, logprobs=()) -> bool:
+    """A backend that reports no log-probabilities (model/completion.py's NO_CONFIDENCE)."""
+    return not logprobs and confidence == NO_CONFIDENCE
 
 
 def learned_score(f: dict[str, float], model: dict | None = None) -> float:
@@ -302,6 +311,7 @@ def decide(text: str, confidence: float, prefix: str, suffix: str, threshold: fl
     s, reasons = score(text, confidence, prefix, suffix, language, context, logprobs, stop_reason)
     bar = threshold
     if not invoked and in_comment_or_string(prefix, language):
-        bar = max(threshold, comment_threshold)
+        # Prose there: only a confident model's suggestion, and never one of unknown confidence.
+        bar = 2.0 if unknown_confidence(confidence, logprobs) else max(threshold, comment_threshold)
         reasons = reasons + ["comment_or_string"]
     return Verdict(s, s >= bar and bool(text.strip()), reasons)

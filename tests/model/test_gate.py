@@ -80,3 +80,13 @@ def test_the_parse_check_looks_at_the_statement_around_the_cursor_only():
     head, tail = gate._local(big + "def g(v):\n    return ", "\n\n\ndef h():\n    pass\n")
     assert head == "def g(v):\n    return " and tail == "\n\n"
     assert gate.findings("v +", big + "def g(v):\n    return ", "\n") == ["does_not_parse"]
+
+
+def test_a_backend_without_log_probabilities_is_gated_by_the_checks_alone():
+    t, none = gate.DEFAULT_THRESHOLD, gate.NO_CONFIDENCE
+    assert gate.decide("total / len(values)", none, FILE, SUFFIX, t).show
+    for flawed in ("math.gmean(values)", "totl / len(vals)", "total / len(values))"):
+        assert not gate.decide(flawed, none, FILE, SUFFIX, t).show, flawed
+    comment = FILE + "# the mean is "
+    assert not gate.decide("total / len(values)", none, comment, SUFFIX, t).show  # no confidence to go on
+    assert gate.decide("total / len(values)", none, comment, SUFFIX, t, invoked=True).show
