@@ -18,7 +18,7 @@ def _rows(n=200, seed=0, repo="funcy==2.1", split="validation"):
         noise = rng.uniform(-3, 0)
         good = rng.random() < 1 / (1 + pow(2.718, -(3 * lp + 3)))  # likelier the higher mean_lp
         feats = {"mean_lp": lp, "min_lp": noise, "chars": rng.uniform(1, 4), "unknown_name": float(i % 7 == 0)}
-        rows.append({"id": f"{repo}:{i}", "repo": repo, "path": f"m{i % 13}.py", "split": split,
+        rows.append({"id": f"{repo}:{i}", "repo": repo, "path": f"{split}{i % 13}.py", "split": split,
                      "context": {"prediction": "x", "exact_match": good, "edit_similarity": 1.0 if good else 0.2,
                                  "features": feats}})
     return rows
@@ -31,7 +31,7 @@ def _write(tmp_path, rows):
 
 
 def test_the_fit_learns_the_informative_feature_and_a_threshold_showing_half(tmp_path):
-    rows = _rows() + _rows(60, 1, "pydash==8.1.0", "test")
+    rows = _rows() + _rows(100, 2, "glom==24.11.0", "fit") + _rows(60, 1, "pydash==8.1.0", "test")
     # A test row that the fit would love if it saw it: the outcome equals a feature.
     for r in rows[-60:]:
         r["context"]["features"]["min_lp"] = 5.0 if r["context"]["exact_match"] else -5.0
@@ -40,7 +40,7 @@ def test_the_fit_learns_the_informative_feature_and_a_threshold_showing_half(tmp
     model = json.loads(out.read_text())
     w = dict(zip(model["features"], model["weights"]))
     assert w["mean_lp"] > 0 and abs(w["mean_lp"]) > abs(w["min_lp"])  # the test rows were never read
-    assert model["fitted_on"] == ["funcy==2.1"] and model["n"] == 200
+    assert model["fitted_on"] == ["funcy==2.1", "glom==24.11.0"] and model["n"] == 300  # validation + fit
     assert 0.5 <= model["shown_at_threshold"] < 0.6
     good = gate.learned_score({"mean_lp": -0.1, "min_lp": -1, "chars": 2, "unknown_name": 0}, model)
     bad = gate.learned_score({"mean_lp": -2.9, "min_lp": -1, "chars": 2, "unknown_name": 0}, model)

@@ -43,6 +43,11 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 20)]
 ALTERNATIVES = 3
 LEGACY_THRESHOLD = 0.45  # the hand-set gate's shipped default, for the side-by-side
 VALIDATION_SHARE = 2.5  # validation holes per test hole (limit 100: 250, of the 312 funcy and glom have)
+# More holes of the validation packages for the gate's fit alone (split "fit"): any line, not
+# only cross-file ones, with the context the server would build. Few cross-file holes are right
+# (17 of 250), too few to fit more than a feature or two; the threshold is still calibrated on
+# the cross-file validation holes, which are what the test split is.
+FIT_SHARE = 3
 
 
 def _modules(repo: Repo) -> dict[str, str]:
@@ -83,7 +88,8 @@ def _cross_names(repo: Repo, path: str, text: str, modules: dict[str, str]) -> s
 
 def select(repos: list[Repo], limit: int | None, seed: int) -> list[tuple[Hole, str]]:
     """(hole, split) pairs: split is "validation" for CALIBRATE packages, else "test". Holes of
-    both kinds, in a seeded order: `limit` for the test split, half as many for validation."""
+    both kinds, in a seeded order: `limit` for the test split, VALIDATION_SHARE times as many for
+    validation."""
     per: dict[str, list[tuple[Hole, str]]] = {"validation": [], "test": []}
     for repo in repos:
         split = "validation" if repo.name in CALIBRATE else "test"
@@ -122,6 +128,30 @@ def select(repos: list[Repo], limit: int | None, seed: int) -> list[tuple[Hole, 
         rng.shuffle(items)
         n = (limit if split == "test" else max(1, int(limit * VALIDATION_SHARE))) if limit else None
         out.extend(items[:n] if n else items)
+    return out
+
+
+def fit_holes(repos: list[Repo], limit: int | None, seed: int, taken: set[tuple[str, str, int]]) -> list[tuple[Hole, str]]:
+    """Line and single-line holes of the validation packages that are not cross-file ones."""
+    from training.evaluate import holes as holes_mod
+
+    val = [r for r in repos if r.name in CALIBRATE]
+    n = int(limit * FIT_SHARE) if limit else None
+    picked = []
+    for kind in ("line", "single"):
+        for h in holes_mod.select(val, kind, None, seed):
+            if (h.repo, h.path, h.line) not in taken and h.target.strip():
+                picked.append(h)
+    rng = _rng(seed, "crossfile", "fit")
+    rng.shuffle(picked)
+    out, seen = [], set()
+    for h in picked:
+        if (h.repo, h.path, h.line) in seen:
+            continue
+        seen.add((h.repo, h.path, h.line))
+        out.append((h, "fit"))
+        if n is not None and len(out) >= n:
+            break
     return out
 
 
@@ -191,7 +221,9 @@ def run_crossfile(engine, ctx: EvalContext) -> dict:
     """Each hole without, then with context. Holes run in file order, all without context first:
     consecutive holes of one file then share most of their prompt, and the KV cache with it."""
     repos = {r.key: r for r in ctx.repos}
-    holes = sorted(select(ctx.repos, ctx.limit, ctx.seed), key=lambda hs: (hs[0].repo, hs[0].path, hs[0].line))
+    chosen = select(ctx.repos, ctx.limit, ctx.seed)
+    extra = fit_holes(ctx.repos, ctx.limit, ctx.seed, {(h.repo, h.path, h.line) for h, _ in chosen})
+    holes = sorted(chosen + extra, key=lambda hs: (hs[0].repo, hs[0].path, hs[0].line))
     modules = {k: _modules(r) for k, r in repos.items()}
     samples = []
     for h, split in holes:
@@ -201,7 +233,7 @@ def run_crossfile(engine, ctx: EvalContext) -> dict:
     cache = CandidateCache(engine)
     # The validation packages first (the gate is fitted and calibrated on their context arm,
     # which then needs no test hole), then the test packages with and without context.
-    for label, split in (("context", "validation"), ("context", "test"), ("plain", "test")):
+    for label, split in (("context", "validation"), ("context", "test"), ("plain", "test"), ("context", "fit")):
         for i, s in enumerate(samples):
             h, repo = s["_hole"], repos[s["_hole"].repo]
             if s["split"] != split:
@@ -228,7 +260,7 @@ def run_crossfile(engine, ctx: EvalContext) -> dict:
         del s["_files"], s["_hole"]
     m = summarize(samples)
     curves = {k[len("curve_"):]: m.pop(k) for k in list(m) if k.startswith("curve_")}
-    return {"metrics": m, "curves": curves, "samples": samples, "samples_digest": digest([h.id for h, _ in holes])}
+    return {"metrics": m, "curves": curves, "samples": samples, "samples_digest": digest([h.id for h, _ in chosen])}
 
 
 def _em(samples, label, kind=None) -> float | None:

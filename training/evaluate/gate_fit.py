@@ -4,7 +4,8 @@
 
 The input is what `wingman eval --tasks crossfile` writes: per hole the context arm's greedy
 candidate with its features (gate.features) and outcome. Only rows whose split is "validation"
-(crossfile.CALIBRATE: funcy, glom) are read; a file without any is an error, so a test package
+or "fit" (both from crossfile.CALIBRATE: funcy, glom) are read; the threshold is calibrated on the
+"validation" ones alone (cross-file holes, like the test split); a file without any is an error, so a test package
 can never end up in the fit. The candidates are cached by the eval (crossfile.CandidateCache):
 changing a feature means rerunning the eval (no model call) and then this.
 
@@ -43,9 +44,12 @@ FEATURE_SETS = {
 COMMENT_SHOWN = 0.25  # inside comments and strings the bar is the score of the validation's top quarter
 
 
+FIT_SPLITS = ("validation", "fit")  # crossfile's validation holes and its extra ones, both from CALIBRATE
+
+
 def load(path: Path) -> list[dict]:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    val = [r for r in rows if r.get("split") == "validation"]
+    val = [r for r in rows if r.get("split") in FIT_SPLITS]
     bad = {r["repo"] for r in val if r["repo"].split("==")[0] not in CALIBRATE}
     if bad:
         raise SystemExit(f"validation rows from packages outside {CALIBRATE}: {sorted(bad)}")
@@ -158,9 +162,10 @@ def main(argv=None) -> int:
     w = fit(Z, y, best)
     model = {"features": names, "mean": mu.round(6).tolist(), "std": sd.round(6).tolist(),
              "weights": w[:-1].round(6).tolist(), "bias": round(float(w[-1]), 6)}
-    probs = np.array([gate.learned_score(r["context"]["features"], model) for r in rows])
-    # The highest threshold that still shows TARGET_SHOWN of all validation requests (empty ones
-    # included: they show nothing whatever the threshold).
+    # The highest threshold that still shows TARGET_SHOWN of all cross-file validation requests
+    # (empty ones included: they show nothing whatever the threshold); not the "fit" holes,
+    # which are not what the test split is.
+    probs = np.array([gate.learned_score(r["context"]["features"], model) for r in rows if r["split"] == "validation"])
     n_all = sum(1 for line in args.samples.read_text().splitlines() if '"split": "validation"' in line)
     need = int(math.ceil(TARGET_SHOWN * n_all))
     ordered = np.sort(probs)[::-1]
