@@ -263,8 +263,8 @@ def features(text: str, confidence: float, prefix: str, suffix: str, language: s
     # The hand-set score (legacy_score) as one feature: a prior the fit can keep, calibrate into
     # a probability, or correct with the others.
     # Without any confidence (a remote backend) the candidate is scored as if the model were
-    # sure: shown unless a check finds something (every factor is 0.5 or less, and the shipped
-    # threshold is 0.50 on the hand-set scale).
+    # sure: shown unless a check finds something (with the shipped coefficients each check's
+    # factor puts a clean candidate under the threshold: tests/model/test_gate.py).
     hand = 1.0 if unknown_confidence(confidence, lps) else max(0.0, min(1.0, confidence))
     for r in reasons:
         hand *= FACTORS[r]
