@@ -2,12 +2,13 @@
 
 A small model is often unsure, and a wrong suggestion costs the user a look and an Escape
 (JetBrains' filter in front of its local model: about +50% acceptance). Each candidate gets a
-score in 0..1: a logistic regression (JetBrains' "small classifier") over a few features —
+score in 0..1: a logistic regression (JetBrains' "small classifier") over a few of `features` —
 the model's token log-probabilities (mean, lowest, first), the candidate's length, where the
 cursor is, whether it copies text the file or the context holds, whether it ran to the token
-limit — and the checks below. Its coefficients are fitted on the validation packages' candidates
-only (training/evaluate/gate_fit.py → model/gate_model.json), so the score estimates the
-chance that the candidate is exactly what the developer wrote. The checks:
+limit, the checks below and their hand-set product. Which few, and their coefficients, are
+chosen and fitted on the validation packages' candidates only (training/evaluate/gate_fit.py →
+model/gate_model.json), so the score estimates the chance that the candidate is exactly what the
+developer wrote. The checks:
 
 - it does not parse where the file around it did (Python, through `ast`), or its brackets close
   more than the line opened, or its indentation is off the block's;
@@ -39,9 +40,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model.completion import NO_CONFIDENCE  # what a backend without log-probabilities reports
 from model.stops import CLOSERS, OPENERS
 
-NO_CONFIDENCE = 0.5  # model/completion.py's value for a backend without log-probabilities
 MODEL_FILE = Path(__file__).with_name("gate_model.json")  # written by training/evaluate/gate_fit.py
 
 
