@@ -92,3 +92,15 @@ def test_a_backend_without_log_probabilities_is_gated_by_the_checks_alone():
     comment = FILE + "# the mean is "
     assert not gate.decide("total / len(values)", none, comment, SUFFIX, t).show  # no confidence to go on
     assert gate.decide("total / len(values)", none, comment, SUFFIX, t, invoked=True).show
+
+
+def test_the_vscode_default_is_the_shipped_threshold():
+    """VS Code sends its own default for every setting: it must be the calibrated one."""
+    import json
+    from pathlib import Path
+
+    pkg = json.loads((Path(__file__).resolve().parents[2] / "editors/vscode/package.json").read_text())
+    props = pkg["contributes"]["configuration"]
+    props = props if isinstance(props, dict) else {k: v for c in props for k, v in c["properties"].items()}
+    props = props.get("properties", props)
+    assert props["wingman.completion.gateThreshold"]["default"] == gate.DEFAULT_THRESHOLD
