@@ -134,8 +134,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     rows = load(args.samples)
-    present = [n for n in rows[0]["context"]["features"]
-               if len({r["context"]["features"].get(n) for r in rows}) > 1]  # constant: no signal
+    seen = dict.fromkeys(n for r in rows for n in r["context"]["features"])  # every row's, in order
+    present = [n for n in seen if len({r["context"]["features"].get(n) for r in rows}) > 1]  # constant: no signal
     em = np.array([target(r, "exact_match") for r in rows])
     splits = halves(rows, em)
     cv = {}
