@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16}
+READ_BYTES = 16 << 20  # read (and cast) this much at a time
 TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -41,17 +42,29 @@ class SafetensorsFile:
         self.base = 8 + n
         self.entries = header
 
-    def read(self, name: str) -> torch.Tensor:
+    def read(self, name: str, dtype: torch.dtype | None = None, rows: int | None = None) -> torch.Tensor:
+        """The tensor, cast to `dtype` block by block (a 49k-row fp32 table read whole for a bf16
+        copy held both at once), with zero rows appended up to `rows`."""
         e = self.entries[name]
         if e["dtype"] not in DTYPES:
             raise ValueError(f"{self.path.name}: {name} is {e['dtype']}, not one of {', '.join(DTYPES)}")
+        src, shape = DTYPES[e["dtype"]], e["shape"]
         a, b = e["data_offsets"]
-        buf = torch.empty(b - a, dtype=torch.uint8)
+        n = shape[0] if shape else 1
+        out = torch.empty([max(n, rows or 0), *shape[1:]], dtype=dtype or src)
+        out[n:] = 0
+        flat = out[:n].reshape(n, -1)
+        row_bytes = (b - a) // max(n, 1)
+        step = max(1, READ_BYTES // max(row_bytes, 1))
+        buf = torch.empty(min(n, step) * row_bytes, dtype=torch.uint8)
         with open(self.path, "rb") as f:
             f.seek(self.base + a)
-            if f.readinto(buf.numpy()) != b - a:
-                raise ValueError(f"{self.path.name} is truncated at {name}")
-        return buf.view(DTYPES[e["dtype"]]).reshape(e["shape"])
+            for i in range(0, n, step):
+                part = buf[: min(step, n - i) * row_bytes]
+                if f.readinto(part.numpy()) != part.numel():
+                    raise ValueError(f"{self.path.name} is truncated at {name}")
+                flat[i: i + step].copy_(part.view(src).reshape(-1, flat.shape[1]))  # the cast .to() does
+        return out.reshape(shape) if not shape else out
 
 
 def _files(model_dir: Path) -> dict[str, SafetensorsFile] | None:
@@ -146,17 +159,16 @@ class CheckpointWeights:
     def get(self, name: str) -> torch.Tensor | None:
         if name not in self.files:
             return None
-        w = self.files[name].read(name).to(self.dtype)
         if name == "model.embed_tokens.weight":
-            return self._embedding(w)
+            return self._embedding(self.files[name].read(name, self.dtype, rows=self.vocab))
+        w = self.files[name].read(name, self.dtype)
         return self.lora.merge(name, w) if self.lora else w
 
     def _embedding(self, w: torch.Tensor) -> torch.Tensor:
-        if self.vocab > w.shape[0]:  # the adapter's tokenizer added tokens: their rows are its own
-            w = torch.cat([w, w.new_zeros(self.vocab - w.shape[0], w.shape[1])])
+        """Grown to the tokenizer's size (zero rows, as read), the adapter's rows written over."""
         if self.lora is not None and self.lora.tokens is not None:
             indices, key = self.lora.tokens
-            w = w.index_copy(0, torch.tensor(indices), self.lora.file.read(key).to(w))
+            w.index_copy_(0, torch.tensor(indices), self.lora.file.read(key).to(w))
         return w
 
     def release(self, layer: int) -> None:

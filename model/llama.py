@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from model.kernels import KernelPlan
+from model.memory import release_freed_memory
 from model.quant import QLinear
 
 SUPPORTED = {"llama", "mistral", "qwen2"}
@@ -91,9 +92,11 @@ class FastLlama:
         self.dtype = dtype = plan.act_dtype
         self.max_len = max_len
 
+        # Matrices stay in the load dtype until each form is made (the quantizers widen a block
+        # of rows at a time): an fp32 copy of every matrix first doubled the build's temporaries.
         def lin(*names):
             mats = [w.get(f"{n}.weight") for n in names]
-            weight = torch.cat([m.float() for m in mats])
+            weight = torch.cat(mats)
             del mats
             biases = [w.get(f"{n}.bias") for n in names]
             b = torch.cat([b.float() for b in biases]) if all(b is not None for b in biases) else None
@@ -107,7 +110,7 @@ class FastLlama:
         table = torch.float32 if exact else torch.bfloat16
         embed = w.get("model.embed_tokens.weight")
         head = embed if w.tied else w.get("lm_head.weight")
-        self.lm_head = QLinear(head.float(), None, plan.decode, plan.prefill, dtype)
+        self.lm_head = QLinear(head, None, plan.decode, plan.prefill, dtype)
         del head
         dense = [f.q for f in (self.lm_head.decode, self.lm_head.prefill) if f.params is None and f.q.dtype == table]
         # Tied weights: the head's dense form holds the embedding table's very values, once.
@@ -125,6 +128,7 @@ class FastLlama:
                 "w2": lin(f"{p}.mlp.down_proj"),
             })
             w.release(i)
+            release_freed_memory()  # the layer's temporaries, before the next one's are made
         self.norm = w.get("model.norm.weight").to(dtype)
         cos, sin = w.rotary(max_len)
         self.cos, self.sin = cos.to(dtype), sin.to(dtype)  # (max_len, D)

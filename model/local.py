@@ -7,6 +7,7 @@ one forward pass per window. Each has its own KV cache slot.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -21,6 +22,7 @@ from model.engine import EngineError
 from model.fim import FimTemplate, get_template
 from model.healing import Healer
 from model.llama import FastLlama, HFBackbone
+from model.memory import release_freed_memory
 from model.loading import (check_memory, count_params, estimate_bytes, fast_path_plan, load_dtype, load_fast,
                            load_hf, load_tokenizer, read_config, resolve)
 from model.tasks.window import FimPromptBuilder
@@ -96,7 +98,8 @@ class LocalEngine:
         label = str(resolved.model_dir.name) + (f" + {resolved.adapter_dir.name}" if resolved.adapter_dir else "")
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)
-        _release_freed_memory()
+        gc.collect()
+        release_freed_memory()
         engine = cls(backbone, tokenizer, template, info)
         engine.threads = ThreadPolicy(config.threads, adaptive=config.adaptive_threads)
         engine.decoder.pace = engine.threads.apply
@@ -235,23 +238,10 @@ class LocalEngine:
                     best_lps.append(best_lp)
             finally:
                 self.decoder.drop("score")
+                release_freed_memory()
             lp, best, best_lp = torch.cat(lps), torch.cat(bests), torch.cat(best_lps)
             for j in range(len(part) - 1):
                 k = w0 + j + 1
                 s, e = offsets[k]
                 out.append(TokenScore(s, e, text[s:e], float(lp[j]), self.tok.decode([int(best[j])]), float(best_lp[j])))
         return out
-
-
-def _release_freed_memory() -> None:
-    """Give the loader's freed buffers back to the system. glibc keeps freed heap memory for
-    reuse; after a load (the checkpoint read, the layers converted and freed) that was ~210 MB
-    of the default model's ~900 MB resident set, never to be used again."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to do
