@@ -208,6 +208,10 @@ def main() -> None:
             engine.score(text[max(0, mid - 3000): mid + 3000], CancelToken())
     stage(f"replay-like series ({len(requests)} completions, warm-ups, diagnostics scores)")
     gc.collect()
+    from model.memory import release_freed_memory
+
+    release_freed_memory()
+    stage("after malloc_trim (what the heap held freed)")
 
     print(f"CPU: {cpu_features()}; torch {torch.__version__}, {torch.get_num_threads()} threads; "
           f"load average {os.getloadavg()[0]:.2f}")

@@ -17,18 +17,21 @@ import torch
 from model import completion
 from model.adaptive import PrefillClock, narrow_budget
 from model.config import EngineConfig
-from model.decode import PREFILL_CHUNK, Decoder
+from model.decode import Decoder
 from model.engine import EngineError
 from model.fim import FimTemplate, get_template
 from model.healing import Healer
 from model.llama import FastLlama, HFBackbone
-from model.memory import release_freed_memory
+from model.memory import keep_large_allocations_out_of_the_heap, release_freed_memory
 from model.loading import (check_memory, count_params, estimate_bytes, fast_path_plan, load_dtype, load_fast,
                            load_hf, load_tokenizer, read_config, resolve)
 from model.tasks.window import FimPromptBuilder
 from model.threads import ThreadPolicy
 from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo,
                          Progress, TokenScore)
+
+
+SCORE_CHUNK = 64  # tokens per scoring step: its (T, vocabulary) logits are the step's largest temporaries
 
 
 class LocalEngine:
@@ -58,6 +61,7 @@ class LocalEngine:
     @classmethod
     def load(cls, config: EngineConfig, progress: Progress | None = None) -> "LocalEngine":
         report = progress or (lambda msg, frac: None)
+        keep_large_allocations_out_of_the_heap()  # model/memory.py: freed tensors leave the resident set
         if config.device == "auto":
             config = replace(config, device="cuda" if torch.cuda.is_available() else "cpu")
         report("finding the model", 0.0)
@@ -172,6 +176,9 @@ class LocalEngine:
         if logits is None:
             return None
         self.clock.record(len(ids) - cached, time.perf_counter() - t1)
+        # The full window is cached now: the next requests at this place use it, and a narrowed
+        # prompt elsewhere shares little with the one held, so its cache only held memory.
+        self.decoder.drop("narrow")
         return True
 
     def chat_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
@@ -224,10 +231,10 @@ class LocalEngine:
             self.decoder.reserve(slot, len(part))
             lps, bests, best_lps = [], [], []
             try:
-                for start in range(0, len(part), PREFILL_CHUNK):
+                for start in range(0, len(part), SCORE_CHUNK):
                     if cancel.cancelled:
                         return out
-                    chunk = part[start : start + PREFILL_CHUNK]
+                    chunk = part[start : start + SCORE_CHUNK]
                     logprobs = self.backbone.forward(torch.tensor([chunk]), slot.cache, start,
                                                      last_only=False)[0].log_softmax(-1)  # (t, V)
                     target = torch.tensor(part[start + 1 : start + 1 + len(chunk)])

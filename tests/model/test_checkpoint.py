@@ -164,7 +164,7 @@ def test_scoring_matches_one_full_pass_and_gives_its_cache_back(tiny_dir, monkey
     import model.local as local
     from model.local import LocalEngine
 
-    monkeypatch.setattr(local, "PREFILL_CHUNK", 16)  # several chunks in a short text
+    monkeypatch.setattr(local, "SCORE_CHUNK", 16)  # several chunks in a short text
     engine = LocalEngine.load(EngineConfig(model=str(tiny_dir), kernels="fp32/fp32/float32"))
     text = "for i in range(10):\n    print(i)\n" * 6
     scores = engine.score(text)
