@@ -193,3 +193,55 @@ def test_a_time_budget_ends_the_run_cleanly(packed, tiny_model, tmp_path, capsys
     assert "the time budget (0.0001 min) is spent at step 1 of 1000" in said
     assert summary["steps"] == 1 and summary["final_val_loss"] is not None
     assert (out / "final").is_dir() and (out / "checkpoints" / "latest").read_text() == "step-0000001"
+
+
+def test_head_on_trained_positions_gives_the_full_loss_and_gradients(tiny_model):
+    """trained_loss_sum runs the head only where labels train; its loss and gradients must be the
+    full-logits loss's (summed), for a batch whose rows train at different positions."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from training.train import trained_loss_sum
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    ids = torch.randint(0, 300, (2, 24))
+    labels = ids.clone()
+    labels[0, :10] = -100
+    labels[1, 5:20] = -100
+    n = int((labels[:, 1:] != -100).sum())
+    full = model(input_ids=ids, labels=labels, num_items_in_batch=torch.tensor(float(n))).loss
+    full.backward()
+    want = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    part = trained_loss_sum(model, ids, labels) / n
+    part.backward()
+    assert abs(float(part) - float(full)) < 1e-5
+    for k, p in model.named_parameters():
+        if k in want:
+            assert torch.allclose(p.grad, want[k], atol=1e-6), k
+    none = labels.clone().fill_(-100)
+    assert float(trained_loss_sum(model, ids, none)) == 0.0
+
+
+def test_gradient_checkpointing_trains_the_same_adapter(packed, tiny_model, tmp_path):
+    """Recomputing activations in the backward pass saves memory, not arithmetic: same adapter."""
+    kw = dict(max_steps=2, save_every=2, lora_dropout=0.0)
+    plain = tmp_path / "plain"
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, plain, **kw)))
+    recomputed = tmp_path / "recomputed"
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, recomputed, gradient_checkpointing=True, **kw)))
+    a, b = _final(plain), _final(recomputed)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-5)
+    assert any(v.abs().max() > 0 for k, v in b.items() if "lora_B" in k)
+    # ... and it was on (else the comparison above proves nothing).
+    from transformers import AutoTokenizer
+
+    from training.pack import FIM_TOKENS
+
+    tok = AutoTokenizer.from_pretrained(packed / "tokenizer")
+    cfg = load_config(TrainConfig, None, _config(packed, tiny_model, tmp_path / "x", gradient_checkpointing=True, **kw))
+    model, _ = train.build_model(cfg, tok, tok.convert_tokens_to_ids(FIM_TOKENS))
+    assert model.base_model.model.is_gradient_checkpointing
