@@ -1,6 +1,7 @@
 """A compact Llama-family decoder for fast CPU inference (gpt-fast / nanoGPT style).
 
-Built from a loaded Hugging Face model (Llama, Mistral, Qwen2 share the layout), with fused
+Built straight from a checkpoint's files (model/checkpoint.py) or from a loaded Hugging Face
+model (Llama, Mistral, Qwen2 share the layout), with fused
 q/k/v and gate/up matrices in the forms the kernel plan chose for this machine (model/kernels.py),
 and a KV cache, sized to what is in use and grown on demand, that a new prompt can reuse up to
 its first differing token. Anything else runs through HFBackbone.
