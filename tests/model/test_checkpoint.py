@@ -212,3 +212,32 @@ def test_the_default_model_builds_bitwise_the_same_both_ways():
     direct, through_hf = _both(resolved.model_dir, resolved.adapter_dir, "int4/bf16/float32")
     a, b = _tensors(direct), _tensors(through_hf)
     assert [k for k in a if not torch.equal(a[k], b[k])] == []
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2_dir(tiny_dir, tmp_path_factory):
+    """A Qwen2-shaped checkpoint: biases on q/k/v, untied head (the 0.5B coder's layout, small)."""
+    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+    out = tmp_path_factory.mktemp("qwen2") / "ckpt"
+    tok = AutoTokenizer.from_pretrained(tiny_dir)
+    config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+                         tie_word_embeddings=False, rope_theta=1e6)
+    torch.manual_seed(5)
+    model = Qwen2ForCausalLM(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.copy_(torch.randn_like(p) * 0.1)  # fresh biases are zero: a bias lost would go unseen
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def test_a_qwen2_layout_builds_bitwise_the_same_both_ways(tiny_qwen2_dir):
+    direct, through_hf = _both(tiny_qwen2_dir, None, "int8/bf16/float32")
+    assert direct is not None
+    a, b = _tensors(direct), _tensors(through_hf)
+    assert any(k.endswith(".bias") for k in a) and a.keys() == b.keys()
+    assert [k for k in a if not torch.equal(a[k], b[k])] == []
