@@ -244,4 +244,4 @@ def test_gradient_checkpointing_trains_the_same_adapter(packed, tiny_model, tmp_
     tok = AutoTokenizer.from_pretrained(packed / "tokenizer")
     cfg = load_config(TrainConfig, None, _config(packed, tiny_model, tmp_path / "x", gradient_checkpointing=True, **kw))
     model, _ = train.build_model(cfg, tok, tok.convert_tokens_to_ids(FIM_TOKENS))
-    assert model.base_model.model.is_gradient_checkpointing
+    assert model.base_model.model.is_activation_checkpointing
