@@ -24,6 +24,8 @@ VARIANTS = {
     "bf16-1024-trained": (2, 1024, True, True, False),
     "bf16-512-trained": (4, 512, True, True, False),
     "bf16-2048-trained-compiled": (1, 2048, True, True, True),
+    "fp32-512x2-full": (2, 512, False, False, False),  # `wingman learn`'s micro-batch
+    "fp32-512x2-trained": (2, 512, False, True, False),
 }
 
 
@@ -49,13 +51,19 @@ def main() -> None:
     p.add_argument("--share", type=float, default=0.36)
     p.add_argument("--variants", default="all", help="comma-separated names, or all: " + ", ".join(VARIANTS))
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--checkpointing", action="store_true", help="gradient checkpointing (recompute each layer in backward)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"cpu: {cpu_features()}; threads {args.threads}; torch {torch.__version__}")
+    print(f"cpu: {cpu_features()}; threads {args.threads}; torch {torch.__version__}"
+          f"{'; gradient checkpointing' if args.checkpointing else ''}")
     model = AutoModelForCausalLM.from_pretrained(default_model_dir(), dtype=torch.float32)
     model.config.use_cache = False
+    model.train()  # from_pretrained returns eval mode, where gradient checkpointing is off
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules=targets, task_type="CAUSAL_LM"))
+    if args.checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     opt = torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=1e-5)
     names = list(VARIANTS) if args.variants == "all" else args.variants.split(",")
     results = {}
@@ -97,10 +105,12 @@ def main() -> None:
             fn()
             rates.append(rows * seq / (time.perf_counter() - t))
         best = max(rates)
+        import resource
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         results[name] = {"tokens_per_s": [round(r) for r in rates], "trained_tokens_per_s": round(best * n / (rows * seq)),
-                         "first_step_s": round(warm_s, 1)}
+                         "first_step_s": round(warm_s, 1), "peak_rss_mib_so_far": round(peak_mib)}
         print(f"{name}: {', '.join(f'{r:.0f}' for r in rates)} tokens/s "
-              f"({best * n / (rows * seq):.0f} trained tokens/s at share {n / (rows * seq):.2f}; first step {warm_s:.1f} s)",
+              f"({best * n / (rows * seq):.0f} trained tokens/s at share {n / (rows * seq):.2f}; first step {warm_s:.1f} s; peak RSS so far {peak_mib:.0f} MiB)",
               flush=True)
     print(json.dumps(results))
 

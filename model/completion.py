@@ -106,4 +106,4 @@ def _one(backend: FimBackend, request: CompletionRequest, mode, cancel: CancelTo
         return None
     confidence = math.exp(sum(logps) / len(logps)) if logps else NO_CONFIDENCE
     return Completion(text=text, confidence=confidence, timings=timings, stop_reason=reason, mode=mode,
-                      narrowed=gen.narrowed)
+                      narrowed=gen.narrowed, logprobs=tuple(logps))

@@ -35,7 +35,31 @@ def _stats(ms: list[float]) -> dict:
     return {"p50_ms": statistics.median(ms), "p90_ms": ms[max(0, int(len(ms) * 0.9) - 1)], "n": len(ms)}
 
 
-def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD, rounds: int = 3) -> dict:
+def _med(xs: list[float]) -> float:
+    return statistics.median(xs) if xs else 0.0
+
+
+def _build_ms(engine, req: CompletionRequest) -> float | None:
+    """The prompt's assembly alone (windows, the context's rendering and tokenizing), as the
+    engine does it before each prefill; None for an engine without a token prompt builder."""
+    builder = getattr(engine, "builder", None)
+    if builder is None or not hasattr(builder, "build"):
+        return None
+    t0 = time.perf_counter()
+    builder.build(req.prefix, req.suffix, req.budget, req.context, req.repo_name, req.repo_path or req.path)
+    return (time.perf_counter() - t0) * 1000
+
+
+def _forget_rendering(engine) -> None:
+    """The `context_unmemoized` arm: the context re-rendered (tokenized) on every keystroke, as
+    before model/tasks/repo_context.py kept its renderings; the same run shows what the memo saves."""
+    memo = getattr(getattr(getattr(engine, "builder", None), "context", None), "_memo", None)
+    if memo is not None:
+        memo.clear()
+
+
+def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD, rounds: int = 3,
+        unmemoized: bool = True) -> dict:
     src = (EXAMPLES / "stats.py").read_text()
     cut = src.index("def clamp(")
     typed = "def clamp(value: float, low: float, high: float) -> float:"
@@ -47,27 +71,54 @@ def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD
                                  path="stats.py", repo_path="stats.py", repo_name="examples", context=context, n=n)
 
     out: dict = {}
-    runs: dict = {"plain": ([], [], [], []), "context": ([], [], [], [])}  # ms, shown, selection ms, tokens
+    arms = ("plain", "context") + (("context_unmemoized",) if unmemoized else ())
+    runs: dict = {k: ([], [], [], []) for k in arms}  # ms, shown, selection ms, tokens
+    # Where the time goes, per keystroke: the engine's own timings, the gate, the prompt's assembly.
+    parts: dict = {k: {"prefill_ms": [], "decode_ms": [], "new_tokens": [], "generated": [], "ms_per_token": [],
+                       "gate_ms": [], "build_ms": [], "prompt_tokens": []} for k in runs}
     # Rounds alternate (plain, context, plain, context, ...): a busy machine's drift then falls on both.
-    for label in ("plain", "context") * rounds:
-        engine.complete(request(1, retrieval.select(src[:cut], suffix, others) if label == "context" else ()))  # warm
+    # Not keystroke by keystroke: the arms' prompts differ from their head, so alternating every
+    # request would re-prefill each from scratch, which no editor does.
+    for label in arms * rounds:
+        with_context = label.startswith("context")
+        engine.complete(request(1, retrieval.select(src[:cut], suffix, others) if with_context else ()))  # warm
         ms, shown_list, ctx_ms, tokens = runs[label]
         last = None
         for i in range(1, len(typed) + 1, 3):
             t0 = time.perf_counter()
             req = request(i)
-            if label == "context":
+            if with_context:
                 t1 = time.perf_counter()
                 files = retrieval.settle(last, retrieval.select(req.prefix, req.suffix, others))  # as the server
                 last = files
                 ctx_ms.append((time.perf_counter() - t1) * 1000)
                 req = request(i, files)
-            got = engine.complete(req)
-            if label == "context":
+            if label == "context_unmemoized":
+                _forget_rendering(engine)
+            got = raw = engine.complete(req)
+            t2 = time.perf_counter()
+            if with_context:
                 ctext = "".join(c for _, c in req.context)
                 got = [c for c in got if gate.decide(c.text, c.confidence, req.prefix, req.suffix, threshold,
-                                                     context=ctext).show]
+                                                     context=ctext, logprobs=c.logprobs,
+                                                     stop_reason=c.stop_reason).show]
             ms.append((time.perf_counter() - t0) * 1000)
+            pt = parts[label]
+            pt["gate_ms"].append((time.perf_counter() - t2) * 1000)
+            if raw:  # the engine's own split, gated or not
+                tm = raw[0].timings
+                pt["prefill_ms"].append(tm.prefill_ms)
+                pt["decode_ms"].append(tm.decode_ms)
+                pt["new_tokens"].append(tm.prompt_tokens - tm.cached_tokens)
+                pt["prompt_tokens"].append(tm.prompt_tokens)
+                pt["generated"].append(tm.generated_tokens)
+                if tm.generated_tokens:
+                    pt["ms_per_token"].append(tm.decode_ms / tm.generated_tokens)
+            if label == "context_unmemoized":
+                _forget_rendering(engine)
+            b = _build_ms(engine, req)
+            if b is not None:
+                pt["build_ms"].append(b)
             shown_list.append(bool(got))
             if got:
                 tokens.append(got[0].timings.prompt_tokens)
@@ -76,7 +127,10 @@ def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD
                                    "prompt_tokens_mean": statistics.mean(tokens) if tokens else 0}
         if ctx_ms:
             out[label]["selection_ms_p50"] = statistics.median(ctx_ms)
+        out[label]["parts_p50"] = {k: _med(v) for k, v in parts[label].items()}
     out["added_p50_ms"] = out["context"]["p50_ms"] - out["plain"]["p50_ms"]
+    if unmemoized:
+        out["added_p50_ms_unmemoized"] = out["context_unmemoized"]["p50_ms"] - out["plain"]["p50_ms"]
 
     # A context change: a new file opens whose definitions the cursor's line uses.
     i = len(typed)
@@ -112,9 +166,14 @@ def run(engine, alternatives: int = 3, threshold: float = gate.DEFAULT_THRESHOLD
 def print_table(r: dict) -> None:
     p, c = r["plain"], r["context"]
     print(f"{'keystrokes':12} {'p50 ms':>8} {'p90 ms':>8} {'shown':>6} {'prompt tok':>11}")
-    for k, v in (("plain", p), ("context+gate", c)):
+    rows = [("plain", p), ("context+gate", c)] + ([("unmemoized", r["context_unmemoized"])] if "context_unmemoized" in r else [])
+    for k, v in rows:
         print(f"{k:12} {v['p50_ms']:8.0f} {v['p90_ms']:8.0f} {v['shown_rate']:6.0%} {v['prompt_tokens_mean']:11.0f}")
     print(f"added to warm keystroke p50: {r['added_p50_ms']:+.0f} ms (selection p50 {c.get('selection_ms_p50', 0):.1f} ms)")
+    print(f"{'p50 parts':12} " + " ".join(f"{k:>12}" for k in p.get("parts_p50", {})))
+    for k, v in rows:
+        if "parts_p50" in v:
+            print(f"{k:12} " + " ".join(f"{x:12.1f}" for x in v["parts_p50"].values()))
     cc = r["context_change"]
     print(f"context change (a new file opened): {cc['ms']:.0f} ms, {cc['cached_tokens']} of {cc['prompt_tokens']} "
           f"prompt tokens reused")

@@ -24,6 +24,7 @@ from model.types import CancelToken
 PACE_TOKENS = 16
 PREFILL_CHUNK = 128  # tokens per prefill step: the cancel flag is checked between chunks (~0.3 s on AVX2)
 LOOKAHEAD = 3  # prompt-lookup draft length (3 measured best of 0, 3, 6: bench/speculation.py)
+RESERVE = 80  # tokens reserved in the cache past a prompt: a default completion (64) and its drafts
 
 
 class Slot:
@@ -65,6 +66,13 @@ class Decoder:
     def drop(self, name: str) -> None:
         self.slots.pop(name, None)
 
+    def reserve(self, slot: Slot, tokens: int) -> None:
+        """Size the slot's cache for `tokens` at once (one copy, not one per chunk); a backbone
+        whose cache sizes itself (transformers' DynamicCache) has nothing to do."""
+        ensure = getattr(slot.cache, "ensure", None)
+        if ensure is not None:
+            ensure(min(self.max_len, tokens))
+
     # ---- prefill ---------------------------------------------------------------------------
     def prefill(self, slot: Slot, ids: list[int], cancel: CancelToken) -> tuple[torch.Tensor | None, int]:
         """Run the tokens the cache does not hold yet. Returns (last logits or None when
@@ -78,6 +86,7 @@ class Decoder:
             common += 1
         common = min(common, len(ids) - 1)  # at least one token runs, for fresh logits
         del slot.ids[common:]
+        self.reserve(slot, len(ids) + RESERVE)
         logits = None
         for start in range(common, len(ids), PREFILL_CHUNK):
             if cancel.cancelled:

@@ -2,7 +2,13 @@
 
 A small model is often unsure, and a wrong suggestion costs the user a look and an Escape
 (JetBrains' filter in front of its local model: about +50% acceptance). Each candidate gets a
-score in 0..1 — the model's own mean token probability, lowered by what the text shows:
+score in 0..1: a logistic regression (JetBrains' "small classifier") over a few of `features` —
+the model's token log-probabilities (mean, lowest, first), the candidate's length, where the
+cursor is, whether it copies text the file or the context holds, whether it ran to the token
+limit, the checks below and their hand-set product. Which few, and their coefficients, are
+chosen and fitted on the validation packages' candidates only (training/evaluate/gate_fit.py →
+model/gate_model.json), so the score estimates the chance that the candidate is exactly what the
+developer wrote. The checks:
 
 - it does not parse where the file around it did (Python, through `ast`), or its brackets close
   more than the line opened, or its indentation is off the block's;
@@ -11,26 +17,48 @@ score in 0..1 — the model's own mean token probability, lowered by what the te
   by the candidate itself; or an attribute that an imported standard module lacks
   (`math.gmean`).
 
-Below the threshold (a setting, calibrated by `wingman eval`: training/evaluate/README.md)
-nothing is shown. Inside a comment or a string the bar is higher unless the user asked.
+Below the threshold (a setting, calibrated with the coefficients: the highest that still shows
+half the validation requests) nothing is shown. Inside a comment or a string the bar is higher
+unless the user asked.
 
-A backend without log-probabilities reports NO_CONFIDENCE (model/completion.py, 0.5): the gate
-then works from the checks alone, which only lower the score.
+A backend without log-probabilities reports NO_CONFIDENCE (model/completion.py, 0.5) and no
+token log-probabilities: the gate then puts the validation mean in place of each log-probability
+feature and scores the hand-set part as if the model were sure, so a candidate is shown unless a
+check finds something; in comments and strings, only when invoked. `legacy_score` is the hand-set product
+of the checks that the learned score replaced, kept for the side-by-side in the crossfile eval.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import json
 import keyword
+import math
 import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from model.completion import NO_CONFIDENCE  # what a backend without log-probabilities reports
 from model.stops import CLOSERS, OPENERS
 
-DEFAULT_THRESHOLD = 0.45  # calibrated by `wingman eval --tasks crossfile` on funcy and glom (server/README.md)
-COMMENT_THRESHOLD = 0.6  # inside comments and strings, unless invoked
+MODEL_FILE = Path(__file__).with_name("gate_model.json")  # written by training/evaluate/gate_fit.py
+
+
+def _load_model(path: Path = MODEL_FILE) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+MODEL = _load_model()
+# The learned gate's threshold, calibrated with its coefficients on funcy and glom (server/README.md).
+DEFAULT_THRESHOLD = float(MODEL["threshold"]) if MODEL else 0.45
+# Inside comments and strings, unless invoked: the score that only the validation's most
+# confident quarter reaches.
+COMMENT_THRESHOLD = float(MODEL.get("comment_threshold", 0.6)) if MODEL else 0.6
 MAX_LOCAL_CHARS = 20_000  # of the text around the cursor that the parse check looks at
 _IDENT = re.compile(r"(?<![.\w])([A-Za-z_]\w*)")
 _ATTR = re.compile(r"\b([A-Za-z_]\w*)\.([A-Za-z_]\w*)")
@@ -196,8 +224,9 @@ def _code_only(text: str) -> str:
     return re.sub(r"#.*", "", text)
 
 
-def score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python",
-          context: str = "") -> tuple[float, list[str]]:
+def legacy_score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python",
+                 context: str = "") -> tuple[float, list[str]]:
+    """The hand-set gate: the mean token probability times a factor per finding."""
     reasons = findings(text, prefix, suffix, language, context)
     s = max(0.0, min(1.0, confidence))
     for r in reasons:
@@ -205,11 +234,85 @@ def score(text: str, confidence: float, prefix: str, suffix: str, language: str 
     return s, reasons
 
 
+LOGPROB_FEATURES = ("mean_lp", "min_lp", "first_lp", "tokens")
+
+
+def features(text: str, confidence: float, prefix: str, suffix: str, language: str = "python", context: str = "",
+             logprobs=(), stop_reason: str = "", reasons: list[str] | None = None) -> dict[str, float]:
+    """What the learned gate looks at, all known when the candidate is: no outcome, nothing that
+    only an evaluation has (the hole's kind, the target)."""
+    reasons = findings(text, prefix, suffix, language, context) if reasons is None else reasons
+    lps = [float(x) for x in logprobs]
+    f: dict[str, float] = {}
+    if lps:
+        f.update(mean_lp=sum(lps) / len(lps), min_lp=min(lps), first_lp=lps[0], tokens=math.log1p(len(lps)))
+    elif confidence != NO_CONFIDENCE and confidence > 0:  # a mean without the tokens: that is all three
+        lp = math.log(confidence)
+        f.update(mean_lp=lp, min_lp=lp, first_lp=lp)
+    stripped = text.strip()
+    line_before = prefix.rsplit("\n", 1)[-1]
+    f["chars"] = math.log1p(len(stripped))
+    f["typed_on_line"] = float(bool(line_before.strip()))
+    f["in_comment"] = float(in_comment_or_string(prefix, language))
+    f["copied"] = float(len(stripped) >= 4 and (stripped in prefix[-MAX_LOCAL_CHARS:] or stripped in context))
+    names = set(_IDENT.findall(_code_only(text))) - KNOWN
+    f["context_name"] = float(bool(context) and any(_spelled(n, context) and not _spelled(n, prefix[-MAX_LOCAL_CHARS:])
+                                                    for n in names))
+    f["ran_to_limit"] = float(stop_reason == "max_tokens")
+    for r in FACTORS:
+        f[r] = float(r in reasons)
+    # The hand-set score (legacy_score) as one feature: a prior the fit can keep, calibrate into
+    # a probability, or correct with the others.
+    # Without any confidence (a remote backend) the candidate is scored as if the model were
+    # sure: shown unless a check finds something (with the shipped coefficients each check's
+    # factor puts a clean candidate under the threshold: tests/model/test_gate.py).
+    hand = 1.0 if unknown_confidence(confidence, lps) else max(0.0, min(1.0, confidence))
+    for r in reasons:
+        hand *= FACTORS[r]
+    f["log_legacy"] = math.log(max(hand, 1e-6))
+    return f
+
+
+def unknown_confidence(confidence: float, logprobs=()) -> bool:
+    """A backend that reports no log-probabilities (model/completion.py's NO_CONFIDENCE)."""
+    return not logprobs and confidence == NO_CONFIDENCE
+
+
+def learned_score(f: dict[str, float], model: dict | None = None) -> float:
+    """The logistic regression's probability; a feature the candidate lacks (no log-probabilities)
+    takes its validation mean, i.e. contributes nothing beyond the intercept. A check that the
+    validation candidates never triggered has no coefficient: its hand-set factor still applies
+    (math.gmean is no less wrong for being rare), unless the hand-set score is itself a feature."""
+    model = model or MODEL
+    if model is None:
+        return 0.0
+    z = model["bias"]
+    for name, w, mu, sd in zip(model["features"], model["weights"], model["mean"], model["std"]):
+        z += w * ((f.get(name, mu) - mu) / sd)
+    p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+    if "log_legacy" not in model["features"]:  # (that feature already holds every factor)
+        for r, factor in FACTORS.items():
+            if f.get(r) and r not in model["features"]:
+                p *= factor
+    return p
+
+
+def score(text: str, confidence: float, prefix: str, suffix: str, language: str = "python", context: str = "",
+          logprobs=(), stop_reason: str = "") -> tuple[float, list[str]]:
+    reasons = findings(text, prefix, suffix, language, context)
+    if MODEL is None:  # no coefficients shipped: the hand-set product
+        return legacy_score(text, confidence, prefix, suffix, language, context)
+    f = features(text, confidence, prefix, suffix, language, context, logprobs, stop_reason, reasons)
+    return learned_score(f), reasons
+
+
 def decide(text: str, confidence: float, prefix: str, suffix: str, threshold: float, language: str = "python",
-           context: str = "", invoked: bool = False, comment_threshold: float = COMMENT_THRESHOLD) -> Verdict:
-    s, reasons = score(text, confidence, prefix, suffix, language, context)
+           context: str = "", invoked: bool = False, comment_threshold: float = COMMENT_THRESHOLD,
+           logprobs=(), stop_reason: str = "") -> Verdict:
+    s, reasons = score(text, confidence, prefix, suffix, language, context, logprobs, stop_reason)
     bar = threshold
     if not invoked and in_comment_or_string(prefix, language):
-        bar = max(threshold, comment_threshold)
+        # Prose there: only a confident model's suggestion, and never one of unknown confidence.
+        bar = 2.0 if unknown_confidence(confidence, logprobs) else max(threshold, comment_threshold)
         reasons = reasons + ["comment_or_string"]
     return Verdict(s, s >= bar and bool(text.strip()), reasons)

@@ -1,6 +1,7 @@
 """A compact Llama-family decoder for fast CPU inference (gpt-fast / nanoGPT style).
 
-Built from a loaded Hugging Face model (Llama, Mistral, Qwen2 share the layout), with fused
+Built straight from a checkpoint's files (model/checkpoint.py) or from a loaded Hugging Face
+model (Llama, Mistral, Qwen2 share the layout), with fused
 q/k/v and gate/up matrices in the forms the kernel plan chose for this machine (model/kernels.py),
 and a KV cache, sized to what is in use and grown on demand, that a new prompt can reuse up to
 its first differing token. Anything else runs through HFBackbone.
@@ -14,12 +15,17 @@ import torch
 import torch.nn.functional as F
 
 from model.kernels import KernelPlan
+from model.memory import release_freed_memory
 from model.quant import QLinear
 
 SUPPORTED = {"llama", "mistral", "qwen2"}
 
 
-INITIAL_CACHE = 1280  # tokens: a default prompt budget (1024) and its completion, before any growth
+# A cache starts empty and is reserved for each prompt (model/decode.py: Decoder.reserve), so a
+# slot holds what its prompts use: three slots at the full 4,096-token context in fp32 were
+# ~540 MB for the default model, a narrowed 300-token prompt needs ~14 MB.
+INITIAL_CACHE = 0
+GROW_STEP = 128  # tokens: capacities are multiples of this
 
 
 @dataclass
@@ -27,13 +33,16 @@ class KVCache:
     k: list[torch.Tensor]  # per layer (1, KV, capacity, D)
     v: list[torch.Tensor]
     max_len: int  # the most it may ever hold
-    capacity: int  # what it holds now; grows (doubling) up to max_len
+    capacity: int  # what it holds now; grows up to max_len
 
     def ensure(self, end: int) -> None:
-        """Room for `end` tokens: grown by copying, so short prompts never pay for a long context."""
+        """Room for `end` tokens: grown by copying, so short prompts never pay for a long context.
+        Growth is by a quarter at least (a long generation copies the cache a few times, not once
+        per step), rounded up to GROW_STEP."""
         if end <= self.capacity:
             return
-        cap = min(self.max_len, max(end, 2 * self.capacity))
+        want = max(end, self.capacity + self.capacity // 4)
+        cap = min(self.max_len, -(-want // GROW_STEP) * GROW_STEP)
         for store in (self.k, self.v):
             for i, t in enumerate(store):
                 grown = t.new_zeros(t.shape[0], t.shape[1], cap, t.shape[3])
@@ -42,50 +51,88 @@ class KVCache:
         self.capacity = cap
 
 
+class HFWeights:
+    """A loaded transformers model as the source of FastLlama's weights (any rope variant: its
+    own rotary module gives cos/sin). With `consume`, each layer's weights are freed once
+    converted, so the build never holds two full copies of the model."""
+
+    def __init__(self, hf_model, consume: bool = False) -> None:
+        self.model, self.consume = hf_model, consume
+        self.config = hf_model.config.to_dict()
+        self.tied = hf_model.lm_head.weight.data_ptr() == hf_model.model.embed_tokens.weight.data_ptr()
+
+    def get(self, name: str) -> torch.Tensor | None:
+        try:
+            p = self.model.get_parameter(name)
+        except AttributeError:
+            return None
+        return None if p is None else p.detach()
+
+    def release(self, layer: int) -> None:
+        if self.consume:
+            _free(self.model.model.layers[layer])
+
+    def rotary(self, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pos = torch.arange(max_len)[None]
+        cos, sin = self.model.model.rotary_emb(torch.zeros(1, dtype=torch.float32), pos)
+        return cos[0], sin[0]
+
+
 class FastLlama:
-    def __init__(self, hf_model, plan: KernelPlan, max_len: int, consume: bool = False):
-        cfg = hf_model.config
+    def __init__(self, model, plan: KernelPlan, max_len: int, consume: bool = False):
+        """`model`: a transformers model, or a weights source (model/checkpoint.py reads one
+        straight from the checkpoint's files, no transformers model in between)."""
+        w = model if hasattr(model, "rotary") else HFWeights(model, consume)
+        cfg = w.config
         self.plan = plan
-        self.n_layers = cfg.num_hidden_layers
-        self.n_heads = cfg.num_attention_heads
-        self.n_kv = getattr(cfg, "num_key_value_heads", None) or self.n_heads
-        self.head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads
-        self.eps = cfg.rms_norm_eps
+        self.n_layers = cfg["num_hidden_layers"]
+        self.n_heads = cfg["num_attention_heads"]
+        self.n_kv = cfg.get("num_key_value_heads") or self.n_heads
+        self.head_dim = cfg.get("head_dim") or cfg["hidden_size"] // self.n_heads
+        self.eps = cfg["rms_norm_eps"]
         self.dtype = dtype = plan.act_dtype
         self.max_len = max_len
-        inner = hf_model.model
 
-        def lin(*mods):
-            w = torch.cat([m.weight.detach().float() for m in mods])
-            biases = [m.bias for m in mods]
-            b = torch.cat([b.detach().float() for b in biases]) if all(b is not None for b in biases) else None
-            return QLinear(w, b, plan.decode, plan.prefill, dtype)
+        # Matrices stay in the load dtype until each form is made (the quantizers widen a block
+        # of rows at a time): an fp32 copy of every matrix first doubled the build's temporaries.
+        def lin(*names):
+            mats = [w.get(f"{n}.weight") for n in names]
+            weight = torch.cat(mats)
+            del mats
+            biases = [w.get(f"{n}.bias") for n in names]
+            b = torch.cat([b.float() for b in biases]) if all(b is not None for b in biases) else None
+            return QLinear(weight, b, plan.decode, plan.prefill, dtype)
 
-        # Layer by layer; with `consume`, each HF layer's weights are freed once converted, so the
-        # load never holds two full copies of the model (the engine owns the HF model it loaded).
-        self.layers = []
-        for layer in inner.layers:
-            at, mlp = layer.self_attn, layer.mlp
-            self.layers.append({
-                "ln1": layer.input_layernorm.weight.detach().to(dtype),
-                "wqkv": lin(at.q_proj, at.k_proj, at.v_proj),
-                "wo": lin(at.o_proj),
-                "ln2": layer.post_attention_layernorm.weight.detach().to(dtype),
-                "w13": lin(mlp.gate_proj, mlp.up_proj),
-                "w2": lin(mlp.down_proj),
-            })
-            if consume:
-                _free(layer)
-        # Rows are looked up, never multiplied: bf16 halves the table at no cost in speed, and
-        # costs less precision than the quantized forms do (a dense fp32 plan keeps fp32).
+        # The head first: its conversion has the largest temporaries (a 49k-row matrix in fp32),
+        # best paid before the layers' forms exist. Rows of the embedding are looked up, never
+        # multiplied: bf16 halves the table at no cost in speed, and costs less precision than
+        # the quantized forms do (a dense fp32 plan keeps fp32).
         exact = "fp32" in (plan.decode, plan.prefill)
-        self.embed = inner.embed_tokens.weight.detach().to(torch.float32 if exact else torch.bfloat16)
-        self.norm = inner.norm.weight.detach().to(dtype)
-        self.lm_head = lin(hf_model.lm_head)
-        # The model's own rotary module gives cos/sin for every rope variant (default, llama3, yarn).
-        pos = torch.arange(max_len)[None]
-        cos, sin = inner.rotary_emb(torch.zeros(1, dtype=torch.float32), pos)
-        self.cos, self.sin = cos[0].to(dtype), sin[0].to(dtype)  # (max_len, D)
+        table = torch.float32 if exact else torch.bfloat16
+        embed = w.get("model.embed_tokens.weight")
+        head = embed if w.tied else w.get("lm_head.weight")
+        self.lm_head = QLinear(head, None, plan.decode, plan.prefill, dtype)
+        del head
+        dense = [f.q for f in (self.lm_head.decode, self.lm_head.prefill) if f.params is None and f.q.dtype == table]
+        # Tied weights: the head's dense form holds the embedding table's very values, once.
+        self.embed = dense[0] if w.tied and dense else embed.to(table)
+        del embed
+        self.layers = []
+        for i in range(self.n_layers):
+            p = f"model.layers.{i}"
+            self.layers.append({
+                "ln1": w.get(f"{p}.input_layernorm.weight").to(dtype),
+                "wqkv": lin(f"{p}.self_attn.q_proj", f"{p}.self_attn.k_proj", f"{p}.self_attn.v_proj"),
+                "wo": lin(f"{p}.self_attn.o_proj"),
+                "ln2": w.get(f"{p}.post_attention_layernorm.weight").to(dtype),
+                "w13": lin(f"{p}.mlp.gate_proj", f"{p}.mlp.up_proj"),
+                "w2": lin(f"{p}.mlp.down_proj"),
+            })
+            w.release(i)
+            release_freed_memory()  # the layer's temporaries, before the next one's are made
+        self.norm = w.get("model.norm.weight").to(dtype)
+        cos, sin = w.rotary(max_len)
+        self.cos, self.sin = cos.to(dtype), sin.to(dtype)  # (max_len, D)
 
     @property
     def weight_bytes(self) -> int:

@@ -106,12 +106,15 @@ def count_params(model_dir: Path) -> int:
 
     total = 0
     for f in model_dir.glob("*.safetensors"):
-        with safe_open(str(f), framework="pt") as st:
-            for name in st.keys():
-                n = 1
-                for d in st.get_slice(name).get_shape():
-                    n *= d
-                total += n
+        try:
+            with safe_open(str(f), framework="pt") as st:
+                for name in st.keys():
+                    n = 1
+                    for d in st.get_slice(name).get_shape():
+                        n *= d
+                    total += n
+        except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a bad file
+            raise EngineError(f"could not load the checkpoint at {model_dir}: {f.name}: {exc}") from exc
     if total == 0:  # .bin checkpoints: estimate from the file sizes (fp32)
         total = sum(f.stat().st_size for f in model_dir.glob("*.bin")) // 4
     return total
@@ -186,10 +189,17 @@ def estimate_bytes(params: int, load: torch.dtype, plan: KernelPlan | None) -> i
     return int(params * (per + final))
 
 
-def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def load_tokenizer(resolved: Resolved):
+    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolved.tokenizer_dir)
+    return AutoTokenizer.from_pretrained(resolved.tokenizer_dir)
+
+
+def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str, progress=None, tokenizer=None):
+    """The checkpoint as a transformers model (and its tokenizer), the adapter merged."""
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = tokenizer or load_tokenizer(resolved)
     try:
         model = AutoModelForCausalLM.from_pretrained(resolved.model_dir, dtype=load_dtype)
     except (OSError, ValueError) as exc:
@@ -197,6 +207,8 @@ def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str):
     if resolved.adapter_dir:
         from peft import PeftModel
 
+        if progress is not None:
+            progress(f"merging {resolved.adapter_dir.name}", 0.45)
         if model.get_input_embeddings().weight.shape[0] < len(tokenizer):
             # The adapter's tokenizer added FIM tokens; their rows come from the adapter, so skip
             # transformers' mean/covariance initialisation of the new rows (seconds on a CPU).
@@ -205,3 +217,17 @@ def load_hf(resolved: Resolved, load_dtype: torch.dtype, device: str):
     if device != "cpu":
         model = model.to(device)
     return model.eval(), tokenizer
+
+
+def load_fast(resolved: Resolved, plan: KernelPlan, load_dtype: torch.dtype, hf_config: dict, max_len: int,
+              tokenizer):
+    """The fast decoder built straight from the checkpoint's files (model/checkpoint.py), or None
+    when only transformers can load this checkpoint or adapter."""
+    from model.checkpoint import for_checkpoint
+    from model.llama import FastLlama
+
+    try:
+        weights = for_checkpoint(resolved.model_dir, resolved.adapter_dir, hf_config, load_dtype, len(tokenizer))
+        return None if weights is None else FastLlama(weights, plan, max_len)
+    except (OSError, ValueError, KeyError) as exc:
+        raise EngineError(f"could not load the checkpoint at {resolved.model_dir}: {exc}") from exc

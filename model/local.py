@@ -7,6 +7,7 @@ one forward pass per window. Each has its own KV cache slot.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -16,17 +17,21 @@ import torch
 from model import completion
 from model.adaptive import PrefillClock, narrow_budget
 from model.config import EngineConfig
-from model.decode import PREFILL_CHUNK, Decoder
+from model.decode import Decoder
 from model.engine import EngineError
 from model.fim import FimTemplate, get_template
 from model.healing import Healer
 from model.llama import FastLlama, HFBackbone
-from model.loading import (check_memory, count_params, estimate_bytes, fast_path_plan, load_dtype, load_hf,
-                           read_config, resolve)
+from model.memory import keep_large_allocations_out_of_the_heap, release_freed_memory
+from model.loading import (check_memory, count_params, estimate_bytes, fast_path_plan, load_dtype, load_fast,
+                           load_hf, load_tokenizer, read_config, resolve)
 from model.tasks.window import FimPromptBuilder
 from model.threads import ThreadPolicy
 from model.types import (NEVER_CANCELLED, CancelToken, ChatMessage, Completion, CompletionRequest, EngineInfo,
                          Progress, TokenScore)
+
+
+SCORE_CHUNK = 64  # tokens per scoring step: its (T, vocabulary) logits are the step's largest temporaries
 
 
 class LocalEngine:
@@ -56,35 +61,49 @@ class LocalEngine:
     @classmethod
     def load(cls, config: EngineConfig, progress: Progress | None = None) -> "LocalEngine":
         report = progress or (lambda msg, frac: None)
+        keep_large_allocations_out_of_the_heap()  # model/memory.py: freed tensors leave the resident set
         if config.device == "auto":
             config = replace(config, device="cuda" if torch.cuda.is_available() else "cpu")
         report("finding the model", 0.0)
         resolved = resolve(config.model, config.adapter)
         params = count_params(resolved.model_dir)
         report("choosing kernels for this CPU", 0.05)
-        kernels = fast_path_plan(config, read_config(resolved.model_dir))
+        hf_config = read_config(resolved.model_dir)
+        kernels = fast_path_plan(config, hf_config)
         dtype = load_dtype(kernels, config, params)
         check_memory(estimate_bytes(params, dtype, kernels),
                      f"{resolved.model_dir.name} ({params / 1e6:.0f}M parameters)")
         if config.threads > 0:
             torch.set_num_threads(config.threads)
         report(f"loading {resolved.model_dir.name}", 0.2)
-        hf, tokenizer = load_hf(resolved, dtype, config.device)
+        tokenizer = load_tokenizer(resolved)
         name = config.fim_template if config.fim_template != "auto" else resolved.meta.get("fim_template", "auto")
         template = get_template(name, tokenizer.get_vocab())
-        max_len = min(config.max_context, getattr(hf.config, "max_position_embeddings", config.max_context))
-        if kernels is not None and hf.device.type == "cpu":
-            report(f"preparing weights ({kernels.describe()})", 0.6)
-            backbone = FastLlama(hf, kernels, max_len, consume=True)
+        max_len = min(config.max_context, hf_config.get("max_position_embeddings", config.max_context))
+        backbone = None
+        if kernels is not None:
+            # Straight from the files into the plan's forms: no transformers model is built
+            # (model/checkpoint.py); a checkpoint it cannot read goes through transformers.
+            report(f"preparing weights ({kernels.describe()})", 0.3)
+            backbone = load_fast(resolved, kernels, dtype, hf_config, max_len, tokenizer)
+        if backbone is not None:
             quant = kernels.decode
-            del hf
         else:
-            quant = "none"
-            backbone = HFBackbone(hf, max_len)
+            hf, _ = load_hf(resolved, dtype, config.device, report, tokenizer)
+            max_len = min(config.max_context, getattr(hf.config, "max_position_embeddings", config.max_context))
+            if kernels is not None:
+                report(f"preparing weights ({kernels.describe()})", 0.6)
+                backbone = FastLlama(hf, kernels, max_len, consume=True)
+                quant = kernels.decode
+            else:
+                quant = "none"
+                backbone = HFBackbone(hf, max_len)
+            del hf
         label = str(resolved.model_dir.name) + (f" + {resolved.adapter_dir.name}" if resolved.adapter_dir else "")
         info = EngineInfo(name=label, backend="local", fim_template=template.name, device=config.device,
                           quantization=quant, context_length=max_len)
-        _release_freed_memory()
+        gc.collect()
+        release_freed_memory()
         engine = cls(backbone, tokenizer, template, info)
         engine.threads = ThreadPolicy(config.threads, adaptive=config.adaptive_threads)
         engine.decoder.pace = engine.threads.apply
@@ -157,6 +176,9 @@ class LocalEngine:
         if logits is None:
             return None
         self.clock.record(len(ids) - cached, time.perf_counter() - t1)
+        # The full window is cached now: the next requests at this place use it, and a narrowed
+        # prompt elsewhere shares little with the one held, so its cache only held memory.
+        self.decoder.drop("narrow")
         return True
 
     def chat_ids(self, messages: Sequence[ChatMessage]) -> list[int]:
@@ -197,40 +219,36 @@ class LocalEngine:
         ids, offsets = enc["input_ids"], enc["offset_mapping"]
         out: list[TokenScore] = []
         window = self.max_len - 1
-        slot = self.decoder.slot("score")
         for w0 in range(0, len(ids), window):
             part = ids[w0 : w0 + window + 1]
             if len(part) < 2 or cancel.cancelled:
                 break
-            # Every position's logits are needed, so nothing is reused from the cache: scoring
-            # has its own slot only to leave the completion's cached prompt alone.
-            logits = []
-            for start in range(0, len(part), PREFILL_CHUNK):
-                if cancel.cancelled:
-                    return out
-                chunk = part[start : start + PREFILL_CHUNK]
-                logits.append(self.backbone.forward(torch.tensor([chunk]), slot.cache, start, last_only=False)[0])
-            slot.ids = list(part)
-            logprobs = torch.cat(logits).log_softmax(-1)  # (T, V)
-            target = torch.tensor(part[1:])
-            lp = logprobs[:-1].gather(1, target[:, None])[:, 0]
-            best_lp, best = logprobs[:-1].max(-1)
+            # Every position's logits are needed, so nothing is reused from a cache: scoring
+            # gets a cache of its own for the window (the completion's cached prompt stays), and
+            # gives it back after. Each chunk's logits are reduced to what is kept before the
+            # next runs: a whole window's (T, V) logits in fp32 were ~400 MB at 2,000 tokens.
+            slot = self.decoder.slot("score")
+            self.decoder.reserve(slot, len(part))
+            lps, bests, best_lps = [], [], []
+            try:
+                for start in range(0, len(part), SCORE_CHUNK):
+                    if cancel.cancelled:
+                        return out
+                    chunk = part[start : start + SCORE_CHUNK]
+                    logprobs = self.backbone.forward(torch.tensor([chunk]), slot.cache, start,
+                                                     last_only=False)[0].log_softmax(-1)  # (t, V)
+                    target = torch.tensor(part[start + 1 : start + 1 + len(chunk)])
+                    logprobs = logprobs[: len(target)]  # the window's last position predicts nothing
+                    lps.append(logprobs.gather(1, target[:, None])[:, 0])
+                    best_lp, best = logprobs.max(-1)
+                    bests.append(best)
+                    best_lps.append(best_lp)
+            finally:
+                self.decoder.drop("score")
+                release_freed_memory()
+            lp, best, best_lp = torch.cat(lps), torch.cat(bests), torch.cat(best_lps)
             for j in range(len(part) - 1):
                 k = w0 + j + 1
                 s, e = offsets[k]
                 out.append(TokenScore(s, e, text[s:e], float(lp[j]), self.tok.decode([int(best[j])]), float(best_lp[j])))
         return out
-
-
-def _release_freed_memory() -> None:
-    """Give the loader's freed buffers back to the system. glibc keeps freed heap memory for
-    reuse; after a load (the checkpoint read, the layers converted and freed) that was ~210 MB
-    of the default model's ~900 MB resident set, never to be used again."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass  # not glibc: nothing to do

@@ -14,10 +14,31 @@ from torch import nn
 
 GROUP = 32  # the base weights arrive as GGUF Q4_1: 4 bits, groups of 32, scale and minimum
 DECODE_ROWS = 8  # at most this many rows (a decode step and its draft tokens) take the decode form
+# Rows quantized at a time: a 49k-row head in one go held ~4 fp32 copies of it at once. A multiple
+# of 64, the int4 packing's block of rows (blocks of 16 or 32 pack differently from one call).
+CHUNK_ROWS = 4096
+
+
+def _by_rows(fn, w: torch.Tensor, params_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """fn over blocks of rows, joined: every row is quantized on its own, so the result is the
+    same as in one call, with the temporaries of one block alive at a time."""
+    if w.shape[0] <= CHUNK_ROWS:
+        return fn(w)
+    parts = [fn(w[i: i + CHUNK_ROWS]) for i in range(0, w.shape[0], CHUNK_ROWS)]
+    return torch.cat([q for q, _ in parts]), torch.cat([p for _, p in parts], params_dim)
 
 
 def quantize_int4(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, torch.Tensor]:
     """Asymmetric 4-bit groups in the tinygemm layout: w ~ (q - 8) * scale + zero."""
+    return _by_rows(lambda rows: _int4(rows, group), w, 1)
+
+
+def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-output-channel 8 bits."""
+    return _by_rows(_int8, w, 0)
+
+
+def _int4(w: torch.Tensor, group: int) -> tuple[torch.Tensor, torch.Tensor]:
     n, k = w.shape
     wg = w.float().reshape(n, k // group, group)
     hi, lo = wg.amax(-1, keepdim=True), wg.amin(-1, keepdim=True)
@@ -29,8 +50,7 @@ def quantize_int4(w: torch.Tensor, group: int = GROUP) -> tuple[torch.Tensor, to
     return packed, scales_zeros.to(torch.bfloat16)
 
 
-def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Symmetric per-output-channel 8 bits."""
+def _int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     scale = w.float().abs().amax(1).clamp(min=1e-8) / 127
     q = (w.float() / scale[:, None]).round().clamp(-127, 127).to(torch.int8)
     return q, scale.to(torch.bfloat16)

@@ -97,6 +97,7 @@ class Completion:
     stop_reason: str = ""  # "eos" | "newline" | "dedent" | "max_tokens" | "cancelled" | "suffix"
     mode: Mode = "single"
     narrowed: bool = False  # computed from a narrower window than asked, to answer in time
+    logprobs: tuple[float, ...] = ()  # per generated token, for the confidence gate (model/gate.py); () if unknown
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ class Suggester:
         context = "".join(code for _path, code in request.context)
         return [c for c in completions if c.text and gate.decide(
             c.text, c.confidence, request.prefix, request.suffix, settings.gate_threshold, language, context,
-            invoked, settings.gate_comments).show]
+            invoked, settings.gate_comments, c.logprobs, c.stop_reason).show]
 
 
 def _moved(ls: "WingmanServer", snap: Snapshot) -> bool:

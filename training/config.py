@@ -288,6 +288,10 @@ class TrainConfig:
     max_minutes: float = 0.0
     threads: int = 0  # CPU threads at most (0: all cores)
     adaptive_threads: bool = True  # fewer while other processes want the cores (model/threads.py)
+    # Recompute each layer's activations in the backward pass: a `wingman learn` step of 2 × 512
+    # tokens peaked at 2.2 GiB instead of 3.6 GiB (bench/train_speed.py --checkpointing), for
+    # about a third more compute.
+    gradient_checkpointing: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):

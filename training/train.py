@@ -86,6 +86,9 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
         model.resize_token_embeddings(len(tok))
         init_fim_rows(model, tok, cfg.fim_token_init)
     model.config.use_cache = False
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()  # the frozen embedding's output must carry grad for LoRA's layers
     if cfg.mode == "lora" and cfg.init_adapter:
         from peft import PeftModel
 
@@ -246,7 +249,7 @@ def run(cfg: TrainConfig, resume: bool = False) -> dict:
             state = checkpoint.load(found, raw, optimizer, scheduler)
             differ = {k for k, v in state.get("config", {}).items()
                       if k not in ("eval_every", "log_every", "save_every", "keep_checkpoints", "output", "max_minutes",
-                                   "threads", "adaptive_threads")
+                                   "threads", "adaptive_threads", "gradient_checkpointing")
                       and to_dict(cfg).get(k) != v}
             if differ:
                 raise StepError(f"--resume: the config differs from the checkpoint's in {sorted(differ)}")

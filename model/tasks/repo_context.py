@@ -17,6 +17,7 @@ crosses a marker and one file's tokens do not depend on its neighbours.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +25,9 @@ REPO_NAME, FILE_SEP, FILENAME = "<repo_name>", "<file_sep>", "<filename>"
 MARKERS = (REPO_NAME, FILE_SEP, FILENAME)
 # No token of code is longer than this many characters in practice (as model/tasks/window.py).
 MAX_CHARS_PER_UNIT = 8
+# Renderings kept: the context changes only when its inputs do, so most keystrokes find theirs
+# here and skip the tokenizer (fitting a file encodes it several times: 2-8 ms on 2 busy cores).
+MEMO_ENTRIES = 8
 
 ContextFile = tuple[str, str]  # (path, code): a file, or the part of it worth showing
 
@@ -75,6 +79,7 @@ class ContextRenderer:
     def __init__(self, enc, markers: dict[str, int | None]) -> None:
         self.enc = enc
         self.markers = markers
+        self._memo: OrderedDict[tuple, ContextPiece] = OrderedDict()
 
     @classmethod
     def for_tokenizer(cls, enc, tokenizer) -> "ContextRenderer":
@@ -101,7 +106,20 @@ class ContextRenderer:
         """The context within `limit` units, ending with the current file's header; empty when
         no file fits (then the prompt is exactly the plain FIM prompt). Files come in priority
         order, the most useful first: each is cut at a line end to the room left, and they are
-        rendered in reverse, so the most useful sits nearest the code."""
+        rendered in reverse, so the most useful sits nearest the code. The same inputs give the
+        same (shared: do not modify it) piece, from the memo."""
+        key = (repo_name, tuple(files), path, limit)
+        hit = self._memo.get(key)
+        if hit is not None:
+            self._memo.move_to_end(key)
+            return hit
+        out = self._render(repo_name, files, path, limit)
+        self._memo[key] = out
+        while len(self._memo) > MEMO_ENTRIES:
+            self._memo.popitem(last=False)
+        return out
+
+    def _render(self, repo_name: str, files: Sequence[ContextFile], path: str, limit: int) -> ContextPiece:
         sep = self._marker_cost(FILE_SEP) + self._marker_cost(FILENAME)
         room = limit - self._marker_cost(REPO_NAME) - self._cost(repo_name) - sep - self._cost(path + "\n")
         kept: list[ContextFile] = []

@@ -116,3 +116,22 @@ def test_the_local_engine_sends_the_context(tiny_engine):
     plain, _ = tiny_engine._fim_ids(CompletionRequest(prefix=req.prefix, suffix="\n", budget=400), 400)
     assert "zorblax_area" not in tiny_engine.tok.decode(plain)
     tiny_engine.complete(req, CancelToken())  # runs through the whole path
+
+
+def test_the_same_context_is_rendered_once():
+    """Typing keeps the context's inputs: its rendering (several encodes per file) comes from the
+    memo, and a change of any input renders anew."""
+    class Counting(CharEncoder):
+        calls = 0
+
+        def encode(self, text):
+            Counting.calls += 1
+            return super().encode(text)
+
+    r = ContextRenderer(Counting(), {"<repo_name>": None, "<file_sep>": None, "<filename>": None})
+    files = (("geo/shapes.py", SHAPES),)
+    first = r.render("geo", files, "app.py", 200)
+    n = Counting.calls
+    assert r.render("geo", files, "app.py", 200) is first and Counting.calls == n
+    other = r.render("geo", files, "app.py", 90)
+    assert Counting.calls > n and len(other.ids) <= 90 < len(first.ids)

@@ -23,7 +23,8 @@ class Recording(FakeEngine):
 
 def _server(settings: dict | None = None):
     ls = create_server()
-    ls.apply_settings({"completion": {"debounceMs": 0, **(settings or {})}}, initial=True)
+    # The gate off: these tests are about what reaches the prompt (the gate has its own below).
+    ls.apply_settings({"completion": {"debounceMs": 0, "gateThreshold": 0, **(settings or {})}}, initial=True)
     ls.host.engine, ls.host.state = Recording(completion="zorblax_area(p)\n"), "ready"
     return ls
 
@@ -127,7 +128,9 @@ def test_alternatives_on_explicit_requests_and_the_gate(tmp_path):
         from server.suggest import Suggester
 
         ls = create_server()
-        ls.apply_settings({"completion": {"debounceMs": 0, "alternatives": 3, "gateThreshold": 0.3}}, initial=True)
+        # On the shipped gate's scale (the estimated chance of an exact match): the 0.9 and 0.7
+        # candidates score ~0.6 and ~0.4, math.gmean under 0.01.
+        ls.apply_settings({"completion": {"debounceMs": 0, "alternatives": 3, "gateThreshold": 0.1}}, initial=True)
         ls.host.engine = Recording(completion="total / len(values)\n",
                                    alternatives=["total / len(values)", "math.gmean(values)\n", "sum(values) / n\n",
                                                  "total / max(1, len(values))\n"])

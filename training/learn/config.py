@@ -38,6 +38,7 @@ class LearnConfig:
     fim_per_file: int = 4  # FIM samples per file window per pass
     eval_every: int = 10
     save_every: int = 5
+    gradient_checkpointing: bool = False  # peak 3.6 -> 2.2 GiB per step, a third more compute (training/learn/README.md)
     threads: int = 0  # 0: all cores but one (the editor keeps one); training also yields when others want them
     seed: int = 0
     # The acceptance log (model/acceptance_log.py): accepted and typed-through suggestions in this

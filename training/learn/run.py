@@ -130,7 +130,8 @@ def learn(cfg: LearnConfig, is_private: Callable[[str], bool] = lambda p: False,
         init_adapter=str(shipped), lora_r=_rank(shipped), micro_batch_size=cfg.micro_batch_size,
         grad_accum=cfg.grad_accum, lr=cfg.lr, warmup_steps=cfg.warmup_steps, max_steps=cfg.max_steps,
         eval_every=cfg.eval_every, save_every=cfg.save_every, eval_batches=4, max_minutes=cfg.minutes, keep_checkpoints=1,
-        threads=_threads(cfg), adaptive_threads=True, seed=cfg.seed, cpu=True)
+        threads=_threads(cfg), adaptive_threads=True, seed=cfg.seed, cpu=True,
+        gradient_checkpointing=cfg.gradient_checkpointing)
     say("train", f"training for at most {cfg.minutes:g} min at low priority ({_threads(cfg)} threads)", 0.12)
     t_train = time.monotonic()
     summary = train.run(tcfg, resume=cfg.resume)

@@ -21,6 +21,7 @@ def add(sub: argparse._SubParsersAction, name: str) -> None:
     b.add_argument("--context", action="store_true",
                    help="repository context, the gate and alternatives against the plain keystroke path "
                         "(model/context_bench.py), and the workspace index under bad input")
+    b.add_argument("--rounds", type=int, default=3, help="with --context: alternating rounds of each arm (20 keystrokes each)")
     b.add_argument("--index-files", type=int, default=50_000, help="with --context: files in the index's workspace")
     b.set_defaults(func=run)
 
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         from model.factory import load_engine
         from server import index_bench
 
-        result = context_bench.run(load_engine(engine_config(args)))
+        result = context_bench.run(load_engine(engine_config(args)), rounds=args.rounds)
         result["index"] = index_bench.measure(args.index_files)
         context_bench.print_table(result)
         if args.out:

@@ -88,7 +88,7 @@ function writeSettings(serverPath, extra = {}) {
     'wingman.server.path': serverPath,
     'wingman.completion.debounceMs': REAL ? 100 : 0,
     // The fake's scripted text is what the editor must see; the gate has its own tests.
-    'wingman.completion.gateThreshold': REAL ? 0.45 : 0,
+    'wingman.completion.gateThreshold': REAL ? 0.0381 : 0, // real: the shipped default (model/gate_model.json)
     'workbench.startupEditor': 'none',
     'workbench.tips.enabled': false,
     'workbench.enableExperiments': false,
