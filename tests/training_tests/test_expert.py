@@ -124,7 +124,8 @@ def test_tests_that_kill_no_mutant_are_rejected(tmp_path):
     assert expert.check_tests(t, GOOD_TESTS, cfg).ok
 
 
-def test_round_records_load_in_pack_train_split_only(tmp_path, tiny_tokenizer):
+@pytest.mark.parametrize("fmt", ["compact", "arrow"])
+def test_round_records_load_in_pack_train_split_only(tmp_path, tiny_tokenizer, fmt):
     from training import pack
 
     cfg = _cfg(tmp_path, limit=2, tasks=["tests"], test_samples=1, mutants=0)
@@ -145,13 +146,17 @@ def test_round_records_load_in_pack_train_split_only(tmp_path, tiny_tokenizer):
         for r in iter_records(cfg.input):
             w.write({"kind": "plain", "repo": r["repo"], "language": "python", "path": r["path"],
                      "segments": [[r["text"], True]]})
-    out = pack.run(PackConfig(input=str(ann), output=str(tmp_path / "pack"), seq_len=256, format="compact",
+    out = pack.run(PackConfig(input=str(ann), output=str(tmp_path / "pack"), seq_len=256, format=fmt,
                               val_fraction=pcfg.val_fraction, heldout_fraction=pcfg.heldout_fraction, seed=pcfg.seed,
                               extra_inputs=[str(round_dir)]), tokenizer=tiny_tokenizer)
     sp = out["splits"]
-    assert sp["train"]["kinds"]["function_to_tests_verified:samples"] == kept
-    assert "function_to_tests_verified:samples" not in sp["validation"]["kinds"]
-    assert sp["train"]["extra_samples_not_train_dropped"] == 1
+    assert sp["train"]["extra_samples"] == kept and sp["train"]["extra_samples_not_train_dropped"] == 1
+    assert "extra_samples" not in sp["validation"] and "extra_samples" not in sp["heldout"]
+    plain = sum(1 for r in iter_records(ann) if splits[r["repo"]] == "train")
+    assert sp["train"]["samples"] == plain + kept
+    if fmt == "compact":
+        assert sp["train"]["kinds"]["function_to_tests_verified:samples"] == kept
+        assert "function_to_tests_verified:samples" not in sp["validation"]["kinds"]
     shutil.rmtree(tmp_path / "pack")
 
 
