@@ -357,7 +357,11 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
                     seconds["sampling"] += time.monotonic() - g
                     counts["samples_tests"] += 1
                     g = time.monotonic()
-                    v = check_tests(t, reply, cfg)
+                    try:
+                        v = check_tests(t, reply, cfg)
+                    except Exception as exc:  # one odd function or reply never stops the round
+                        log.warning("checking tests of %s:%s failed: %r", t.path, t.name, exc)
+                        v = TestVerdict(reason=f"checker error ({type(exc).__name__})")
                     seconds["checking"] += time.monotonic() - g
                     note(t, "tests", i, reply, v.ok, v.reason or f"kills {v.killed or 'no mutant (none tried)'}")
                     if not v.ok:
@@ -372,8 +376,12 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
                 row["tests_kept"] = len(kept)
             if "translate" in cfg.tasks and cfg.translate_samples:
                 g = time.monotonic()
-                p = verify.plan(t.source, "python", "javascript", module_text=t.module_text, options=vopts,
-                                only=[t.name])
+                try:
+                    p = verify.plan(t.source, "python", "javascript", module_text=t.module_text, options=vopts,
+                                    only=[t.name])
+                except Exception as exc:
+                    log.warning("planning the translation check of %s:%s failed: %r", t.path, t.name, exc)
+                    p = verify.Plan("python", "javascript", notes=[f"checker error: {type(exc).__name__}"])
                 seconds["checking"] += time.monotonic() - g
                 kept = set()
                 if not p.runnable:
@@ -392,7 +400,11 @@ def run(cfg: ExpertConfig, sampler: Sampler | None = None, tokenizer=None) -> di
                         g = time.monotonic()
                         c = verify.Candidate(i, code)
                         if code.strip():
-                            verify.check(c, p, vopts)
+                            try:
+                                verify.check(c, p, vopts)
+                            except Exception as exc:
+                                log.warning("checking a translation of %s:%s failed: %r", t.path, t.name, exc)
+                                c.verified, c.summary = False, f"checker error ({type(exc).__name__})"
                         seconds["checking"] += time.monotonic() - g
                         note(t, "translate", i, reply, c.verified, c.summary or "no code")
                         if not c.verified:

@@ -192,3 +192,17 @@ def test_a_looping_sample_is_rejected_and_a_round_replays_its_samples(tmp_path, 
     assert again["model"].startswith("replayed from")
     assert again["rejected"] == first["rejected"] and again["verified_pairs"] == first["verified_pairs"]
     assert again["functions"]["tried"] == 1 and again["counts"]["functions_not_in_replay"] == 4
+
+
+def test_a_checker_error_is_counted_and_the_round_goes_on(tmp_path, tiny_tokenizer, monkeypatch):
+    def broken(*a, **k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(expert, "check_tests", broken)
+    monkeypatch.setattr(expert.verify, "check", broken)
+    cfg = _cfg(tmp_path, limit=2, test_samples=1, translate_samples=1)
+    report = expert.run(cfg, sampler=lambda m, t, s: GOOD_JS if "Translate" in m[-1]["content"] else GOOD_TESTS,
+                        tokenizer=tiny_tokenizer)
+    assert report["functions"]["tried"] == 2
+    assert report["rejected"]["tests"] == {"checker error (RuntimeError)": 2}
+    assert report["rejected"]["translate"] == {"checker error (RuntimeError)": 2}
