@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 
 import torch
@@ -107,7 +108,6 @@ def main() -> None:
             # CPU seconds of this process (all its threads): far less moved by other jobs than wall time
             cpu_rates.append(rows * seq / (time.process_time() - c))
         best = max(rates)
-        import resource
         peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         results[name] = {"tokens_per_s": [round(r) for r in rates], "trained_tokens_per_s": round(best * n / (rows * seq)),
                          "first_step_s": round(warm_s, 1), "peak_rss_mib_so_far": round(peak_mib),

@@ -19,6 +19,7 @@ def main(run: str, pack: str, n: int = 32) -> float:
 
     from training.config import resolve_base_model
     from training.io import read_json
+    from training.train import trained_loss_sum
 
     final = Path(run) / "final"
     summary = read_json(Path(run) / "train.json")
@@ -32,8 +33,7 @@ def main(run: str, pack: str, n: int = 32) -> float:
         for i in range(0, min(n, len(ds)), 4):
             rows = ds[i:min(i + 4, n)]
             ids, labels = torch.tensor(rows["input_ids"]), torch.tensor(rows["labels"])
-            out = model(input_ids=ids, labels=labels, num_items_in_batch=torch.tensor(1.0))
-            loss_sum += float(out.loss)
+            loss_sum += float(trained_loss_sum(model, ids, labels))
             tokens += int((labels[:, 1:] != -100).sum())
     return loss_sum / max(tokens, 1)
 
