@@ -281,6 +281,10 @@ class TrainConfig:
     # A LoRA adapter to continue from ("shipped": the default model's, model/adapters/): a CPU run
     # spread over sessions on a fresh machine warm-starts from it rather than from nothing.
     init_adapter: str = ""
+    # With init_adapter: train a fresh LoRA of lora_r on the base with that adapter merged, and save
+    # both folded into one adapter of rank r0 + lora_r (training/stack.py), so a higher rank than
+    # the shipped one can start where it stands. In full mode the adapter is always merged first.
+    init_stack: bool = False
     diverge_patience: int = 3  # stop when the validation loss rose at this many evaluations in a row (0: never)
     # Wall-clock budget (0: none). When spent, the step in progress finishes, the run is saved and
     # ends as if max_steps were reached: a GPU command must end inside its 10 minutes, a CPU
@@ -296,6 +300,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.mode not in ("lora", "full"):
             raise ConfigError(f"mode must be lora or full, not {self.mode!r}")
+        if self.init_stack and not (self.init_adapter and self.mode == "lora"):
+            raise ConfigError("init_stack needs mode: lora and an init_adapter to stack on")
         if self.mixed_precision not in ("no", "bf16", "fp16"):
             raise ConfigError("mixed_precision must be no, bf16 or fp16")
         for name in ("micro_batch_size", "grad_accum", "max_steps", "eval_every", "save_every", "log_every"):

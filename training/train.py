@@ -89,7 +89,14 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
     if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()  # the frozen embedding's output must carry grad for LoRA's layers
-    if cfg.mode == "lora" and cfg.init_adapter:
+    if cfg.init_adapter and (cfg.mode == "full" or cfg.init_stack):
+        from training.stack import merged_with
+
+        start = warm_start_adapter(cfg.init_adapter)
+        what = "all weights train" if cfg.mode == "full" else f"a fresh rank-{cfg.lora_r} LoRA on top, saved folded"
+        print(f"warm start: the LoRA adapter {start}, merged into the base; {what}")
+        model = merged_with(model, start).requires_grad_(cfg.mode == "full")  # peft froze everything
+    if cfg.mode == "lora" and cfg.init_adapter and not cfg.init_stack:
         from peft import PeftModel
 
         start = warm_start_adapter(cfg.init_adapter)
@@ -97,7 +104,8 @@ def build_model(cfg: TrainConfig, tok, fim_ids: list[int]):
         model = PeftModel.from_pretrained(model, str(start), is_trainable=True)
         if model.peft_config["default"].r != cfg.lora_r:
             raise StepError(f"init_adapter {start} has rank {model.peft_config['default'].r}, the config "
-                            f"asks for {cfg.lora_r}: set lora_r to match, or start without it")
+                            f"asks for {cfg.lora_r}: set lora_r to match, or init_stack: true to train "
+                            "a new adapter on top of it")
     elif cfg.mode == "lora":
         from peft import LoraConfig, get_peft_model
 
@@ -385,6 +393,10 @@ def finish(cfg, raw, tok, base: Path, base_hash: str, fim_ids, rows_log, out: Pa
     else:
         raw.save_pretrained(tmp)
     tok.save_pretrained(tmp)
+    if cfg.mode == "lora" and cfg.init_adapter and cfg.init_stack:
+        from training.stack import fold
+
+        fold(warm_start_adapter(cfg.init_adapter), tmp)  # one adapter on the base, as the engine loads
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)

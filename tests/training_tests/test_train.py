@@ -245,3 +245,89 @@ def test_gradient_checkpointing_trains_the_same_adapter(packed, tiny_model, tmp_
     cfg = load_config(TrainConfig, None, _config(packed, tiny_model, tmp_path / "x", gradient_checkpointing=True, **kw))
     model, _ = train.build_model(cfg, tok, tok.convert_tokens_to_ids(FIM_TOKENS))
     assert model.base_model.model.is_activation_checkpointing
+
+
+def _logits(model_dir: Path, adapter: Path | None, ids: torch.Tensor) -> torch.Tensor:
+    from transformers import AutoModelForCausalLM
+
+    from transformers import AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    if adapter is not None:
+        from peft import PeftModel
+
+        vocab = len(AutoTokenizer.from_pretrained(adapter))  # with the FIM rows the run added
+        if model.get_input_embeddings().weight.shape[0] < vocab:
+            model.resize_token_embeddings(vocab)
+        model = PeftModel.from_pretrained(model, str(adapter))
+    with torch.no_grad():
+        return model.eval()(input_ids=ids).logits
+
+
+def test_a_higher_rank_stacks_on_the_shipped_adapter_and_saves_one_folded_adapter(packed, tiny_model, tmp_path, capsys):
+    """A rank-8 LoRA trained on (base + a rank-4 adapter, merged) is saved as one rank-12 adapter on
+    the base that computes what the stacked pair computes; the first adapter alone does not."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from training.stack import merged_with
+
+    first = tmp_path / "first"
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, first, max_steps=2, lr=5e-2)))
+    stacked = tmp_path / "stacked"
+    cfg = _config(packed, tiny_model, stacked, max_steps=2, lr=5e-2, lora_r=8, lora_alpha=32,
+                  lora_targets=["q_proj", "o_proj"], init_adapter=str(first / "final"), init_stack=True)
+    train.run(load_config(TrainConfig, None, cfg))
+    assert "merged into the base; a fresh rank-8 LoRA on top" in capsys.readouterr().out
+    conf = __import__("json").loads((stacked / "final" / "adapter_config.json").read_text())
+    assert conf["r"] == 12 and conf["lora_alpha"] == 12
+    assert set(conf["target_modules"]) == {"q_proj", "v_proj", "down_proj", "o_proj"}
+
+    ids = torch.tensor([[5, 17, 42, 9, 250, 3, 77, 8]])
+    folded = _logits(tiny_model, stacked / "final", ids)
+    # The reference: the first adapter merged, then the second run's own adapter on top of it. Its
+    # weights are the folded file's last 8 ranks, unscaled by the second run's scaling (32 / 8).
+    from safetensors.torch import load_file
+
+    base = AutoModelForCausalLM.from_pretrained(tiny_model, dtype=torch.float32)
+    base.resize_token_embeddings(folded.shape[-1])
+    merged = merged_with(base, first / "final")
+    w = load_file(str(stacked / "final" / "adapter_model.safetensors"))
+    ref = merged
+    with torch.no_grad():
+        for name, module in ref.named_modules():
+            key = f"base_model.model.{name}.lora_A.weight"
+            if key in w and name.split(".")[-1] in ("q_proj", "o_proj"):
+                a, b = w[key][4:], w[key.replace("lora_A", "lora_B")][:, 4:]
+                module.weight += b @ a  # already scaled by the fold
+        emb = ref.get_input_embeddings().weight
+        idx = conf["trainable_token_indices"]
+        emb[idx] = w["base_model.model.model.embed_tokens.token_adapter.trainable_tokens_delta"]
+        expected = ref.eval()(input_ids=ids).logits
+    torch.testing.assert_close(folded, expected, rtol=1e-4, atol=1e-4)
+    first_only = _logits(tiny_model, first / "final", ids)
+    assert not torch.allclose(folded, first_only, atol=1e-3)  # the second run moved it
+
+
+def test_full_fine_tuning_warm_starts_from_the_merged_adapter(packed, tiny_model, tmp_path, capsys):
+    first = tmp_path / "first"
+    train.run(load_config(TrainConfig, None, _config(packed, tiny_model, first, max_steps=2, lr=5e-2)))
+    ids = torch.tensor([[5, 17, 42, 9, 250, 3, 77, 8]])
+    with_adapter = _logits(tiny_model, first / "final", ids)
+    full = tmp_path / "full"
+    cfg = _config(packed, tiny_model, full, mode="full", max_steps=1, lr=1e-12, warmup_steps=1,
+                  init_adapter=str(first / "final"))
+    summary = train.run(load_config(TrainConfig, None, cfg))
+    assert "merged into the base; all weights train" in capsys.readouterr().out
+    assert summary["mode"] == "full" and (full / "final" / "config.json").is_file()
+    # One step at a learning rate of 1e-12 leaves the merged weights where they started: the
+    # full model begins exactly where base + adapter stands, not at the base.
+    torch.testing.assert_close(_logits(full / "final", None, ids), with_adapter, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(_logits(tiny_model, None, ids)[..., :256], with_adapter[..., :256], atol=1e-3)
+
+
+def test_init_stack_needs_an_adapter_to_stack_on():
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="init_stack needs"):
+        TrainConfig(init_stack=True)
