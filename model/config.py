@@ -26,6 +26,10 @@ class EngineConfig:
     fim_template: str = option("auto", help="the FIM template (model/fim.py); auto detects it from the vocabulary")
     kernels: str = option("auto", help="the kernel plan (model/kernels.py): auto measures this machine; or "
                                        "DECODE/PREFILL/ACTIVATIONS, e.g. int4/bf16/bfloat16")
+    memory_budget_mb: int = option(700, lo=0, hi=1 << 30,
+                                   help="the server's peak resident size the kernel plan keeps within, in MB "
+                                        "(model/budget.py projects it): the fastest prefill arrangement that "
+                                        "fits; 0 = no budget")
     threads: int = option(0, lo=0, hi=1024, help="torch intra-op threads at most; 0 = all cores")
     adaptive_threads: bool = option(True, help="use fewer threads while other processes want the cores "
                                                 "(model/threads.py)")
@@ -45,5 +49,7 @@ class EngineConfig:
             from model.kernels import parse_plan
 
             parse_plan(self.kernels)  # raises ValueError naming what is wrong
+        if self.memory_budget_mb < 0:
+            raise ValueError("memory_budget_mb must be 0 (no budget) or a size in MB")
         if self.max_context < 256:
             raise ValueError("max_context must be at least 256")

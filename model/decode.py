@@ -88,12 +88,13 @@ class Decoder:
         del slot.ids[common:]
         self.reserve(slot, len(ids) + RESERVE)
         logits = None
-        for start in range(common, len(ids), PREFILL_CHUNK):
+        step = getattr(self.backbone, "prefill_chunk", PREFILL_CHUNK)  # an unpacking plan wants more rows
+        for start in range(common, len(ids), step):
             if cancel.cancelled:
                 return None, common
             if self.pace is not None:
                 self.pace()
-            chunk = ids[start: start + PREFILL_CHUNK]
+            chunk = ids[start: start + step]
             logits = self.backbone.forward(torch.tensor([chunk]), slot.cache, start)
             slot.ids.extend(chunk)
         return logits[0, -1], common

@@ -92,6 +92,7 @@ class FastLlama:
         self.eps = cfg["rms_norm_eps"]
         self.dtype = dtype = plan.act_dtype
         self.max_len = max_len
+        self.prefill_chunk = plan.prefill_chunk  # rows per prefill step (model/decode.py)
 
         # Matrices stay in the load dtype until each form is made (the quantizers widen a block
         # of rows at a time): an fp32 copy of every matrix first doubled the build's temporaries.
@@ -111,7 +112,10 @@ class FastLlama:
         table = torch.float32 if exact else torch.bfloat16
         embed = w.get("model.embed_tokens.weight")
         head = embed if w.tied else w.get("lm_head.weight")
-        self.lm_head = QLinear(head, None, plan.decode, plan.prefill, dtype)
+        # Unpacking the 49k-row head would need a 56 MB scratch: a tied head prefills (scoring) in
+        # bf16 instead, which is the embedding table at no cost; an untied one in its decode form.
+        head_prefill = plan.prefill if plan.prefill != "int4dq" else ("bf16" if w.tied else plan.decode)
+        self.lm_head = QLinear(head, None, plan.decode, head_prefill, dtype)
         del head
         dense = [f.q for f in (self.lm_head.decode, self.lm_head.prefill) if f.params is None and f.q.dtype == table]
         # Tied weights: the head's dense form holds the embedding table's very values, once.

@@ -13,6 +13,7 @@ import torch
 
 from model.config import BASE_MODEL, DEFAULT_MODEL, EngineConfig
 from model.engine import EngineError, ModelNotFoundError
+from model.budget import Shapes
 from model.kernels import KernelPlan, choose, parse_plan
 from model.paths import models_dir
 
@@ -166,7 +167,8 @@ def fast_path_plan(config: EngineConfig, hf_config: dict) -> KernelPlan | None:
         return parse_plan(config.kernels)
     torch.manual_seed(0)
     sample = torch.randn(2 * inter, hidden) * 0.02  # the shape of a layer's fused gate/up matrix
-    return choose(sample, config.quantize, config.dtype, heads, kv, head_dim)
+    return choose(sample, config.quantize, config.dtype, heads, kv, head_dim, Shapes.of(hf_config),
+                  config.memory_budget_mb)
 
 
 def load_dtype(plan: KernelPlan | None, config: EngineConfig, params: int) -> torch.dtype:
@@ -185,7 +187,7 @@ def estimate_bytes(params: int, load: torch.dtype, plan: KernelPlan | None) -> i
     per = torch.finfo(load).bits // 8
     if plan is None:
         return int(params * per)
-    final = FORM_BYTES[plan.decode] + (FORM_BYTES[plan.prefill] if plan.prefill != plan.decode else 0)
+    final = FORM_BYTES[plan.decode] + (FORM_BYTES[plan.prefill] if plan.prefill not in (plan.decode, "int4dq") else 0)
     return int(params * (per + final))
 
 

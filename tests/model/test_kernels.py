@@ -42,7 +42,7 @@ def test_a_corrupt_or_stale_cache_is_measured_again(wingman_home):
     files[0].write_text("{not json")
     assert kernels.choose(w, "auto", "auto", 4, 2, 16).source == "measured"
     data = json.loads(files[0].read_text())
-    data["key"] = data["key"].replace('"v": 1', '"v": 0')  # a plan from an older rule
+    data["key"] = data["key"].replace('"v": 2', '"v": 1')  # a plan from an older rule
     files[0].write_text(json.dumps(data))
     assert kernels.choose(w, "auto", "auto", 4, 2, 16).source == "measured"
 
