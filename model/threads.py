@@ -18,13 +18,32 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
+def own_running() -> int:
+    """This process's threads that are runnable now, the caller among them. OpenMP's workers spin
+    for a while after each parallel region, so right after a step they are still running: counted
+    as other work, they made a training run on an idle 2-core machine choose one thread (122% CPU)."""
+    n = 0
+    try:
+        for task in os.scandir("/proc/self/task"):
+            try:
+                with open(f"{task.path}/stat") as f:
+                    stat = f.read()
+            except OSError:
+                continue  # the thread ended
+            if stat[stat.rindex(")") + 2:].startswith("R"):
+                n += 1
+    except OSError:
+        return 1
+    return max(1, n)
+
+
 def others_running() -> int:
-    """Runnable threads of other processes right now (the kernel's count, less the caller)."""
+    """Runnable threads of other processes right now (the kernel's count, less our own)."""
     try:
         with open("/proc/stat") as f:
             for line in f:
                 if line.startswith("procs_running"):
-                    return max(0, int(line.split()[1]) - 1)
+                    return max(0, int(line.split()[1]) - own_running())
     except (OSError, ValueError):
         pass
     try:
