@@ -84,3 +84,23 @@ def test_a_bad_candidate_option_is_refused_by_name(tmp_path):
 
     with pytest.raises(ValueError, match="threads"):
         _load(EvalOptions(candidates=[]), Candidate("x", "default", None, {"threads": "many"}))
+
+
+def test_candidates_of_separate_runs_are_paired_on_their_samples(minirepo, tmp_path):
+    """Two invocations on the same samples (one per training arm, as they finish), then a third
+    with no model that pairs them: the bootstrap rows come from the samples beside each report."""
+    for name, text in (("a", "return value\n"), ("b", "pass\n")):
+        args = parse(["--backend", "fake", "--fake-spec", json.dumps({"completion": text}), "--repo", str(minirepo),
+                      "--tasks", "line", "--limit", "2", "--no-base", "--candidate", f"{name}=ckpt/{name}",
+                      "--out", str(tmp_path / name), "--no-repo-tests"])
+        assert args.func(args) == 0
+    out = tmp_path / "both"
+    args = parse(["--backend", "fake", "--repo", str(minirepo), "--tasks", "line", "--limit", "2", "--no-base",
+                  "--out", str(out), "--compare", str(tmp_path / "a" / "report.json"),
+                  "--compare", str(tmp_path / "b" / "report.json")])
+    assert args.func(args) == 0
+    rep = json.loads((out / "report.json").read_text())
+    rows = {r["metric"]: r for r in rep["paired"]["b"]}
+    es = rows["Line completion edit similarity"]
+    assert es["n"] == 2 and es["reference"] > es["candidate"]  # the fake's two answers score differently
+    assert "## b against a (paired bootstrap, 95%)" in (out / "report.md").read_text()

@@ -72,12 +72,18 @@ def load_samples(out: Path, name: str) -> dict[str, list[dict]]:
 
 
 def compare_report(report: dict, out: Path) -> dict[str, list[dict]]:
-    """Every candidate against the first one, from the samples written beside the report."""
-    cands = [c["name"] for c in report["candidates"] if not c.get("from")]
+    """Every candidate against the first one, from the samples written beside the report, or beside
+    the earlier report a `--compare`d candidate comes from (matched by sample id, so an earlier run
+    with other samples pairs only what both were asked)."""
+    def samples(c: dict) -> dict[str, list[dict]]:
+        return load_samples(Path(c["from"]).parent, c.get("original_name", c["name"])) if c.get("from") \
+            else load_samples(out, c["name"])
+
+    cands = [(c["name"], s) for c in report["candidates"] if (s := samples(c))]
     if len(cands) < 2:
         return {}
-    ref = load_samples(out, cands[0])
-    return {name: compare(ref, load_samples(out, name)) for name in cands[1:]}
+    ref = cands[0][1]
+    return {name: compare(ref, found) for name, found in cands[1:]}
 
 
 def markdown(paired: dict[str, list[dict]], reference: str) -> list[str]:
