@@ -26,10 +26,13 @@ class EngineConfig:
     fim_template: str = option("auto", help="the FIM template (model/fim.py); auto detects it from the vocabulary")
     kernels: str = option("auto", help="the kernel plan (model/kernels.py): auto measures this machine; or "
                                        "DECODE/PREFILL/ACTIVATIONS, e.g. int4/bf16/bfloat16")
-    memory_budget_mb: int = option(700, lo=0, hi=1 << 30,
+    # Off by default: within 700 MB the plan prefills from the int4 weights instead of the bf16
+    # copy, which changed 12 of 18 greedy completions (bench/memory-2026-12-02b/); a held-out eval
+    # must show no quality loss before the default changes (the "Fast on every CPU" issue).
+    memory_budget_mb: int = option(0, lo=0, hi=1 << 30,
                                    help="the server's peak resident size the kernel plan keeps within, in MB "
                                         "(model/budget.py projects it): the fastest prefill arrangement that "
-                                        "fits; 0 = no budget")
+                                        "fits, e.g. 700; 0 = no budget")
     threads: int = option(0, lo=0, hi=1024, help="torch intra-op threads at most; 0 = all cores")
     adaptive_threads: bool = option(True, help="use fewer threads while other processes want the cores "
                                                 "(model/threads.py)")

@@ -58,6 +58,6 @@ def test_the_budget_is_an_engine_option_on_the_wire():
 
     names = {f.name: wire_name(f) for f in fields(EngineConfig)}
     assert names["memory_budget_mb"] == "memoryBudgetMb"
-    assert EngineConfig().memory_budget_mb == 700
+    assert EngineConfig().memory_budget_mb == 0  # opt-in until an eval shows no quality loss
     with pytest.raises(ValueError):
         EngineConfig(memory_budget_mb=-1)
