@@ -104,3 +104,9 @@ def test_candidates_of_separate_runs_are_paired_on_their_samples(minirepo, tmp_p
     es = rows["Line completion edit similarity"]
     assert es["n"] == 2 and es["reference"] > es["candidate"]  # the fake's two answers score differently
     assert "## b against a (paired bootstrap, 95%)" in (out / "report.md").read_text()
+    # The combined report compared once more: its candidates' samples are still found where they were written.
+    again = tmp_path / "again"
+    args = parse(["--backend", "fake", "--repo", str(minirepo), "--tasks", "line", "--limit", "2", "--no-base",
+                  "--out", str(again), "--compare", str(out / "report.json")])
+    assert args.func(args) == 0
+    assert json.loads((again / "report.json").read_text())["paired"]["b"] == rep["paired"]["b"]

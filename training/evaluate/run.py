@@ -129,7 +129,9 @@ def evaluate(options: EvalOptions, log=lambda m: print(m, file=sys.stderr, flush
         old = json.loads(Path(path).read_text())
         for c in old.get("candidates", []):
             rep["candidates"].append(c | {"name": c["name"] if all(c["name"] != x["name"] for x in rep["candidates"])
-                                          else f"{c['name']} ({Path(path).parent.name})", "from": path,
+                                          else f"{c['name']} ({Path(path).parent.name})",
+                                          # a candidate the old report itself compared keeps its first home
+                                          "from": c.get("from", path),
                                           "original_name": c.get("original_name", c["name"])})
     from training.evaluate import paired
 
