@@ -42,12 +42,7 @@ N_CHECK = 32
 
 
 def _same_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
+    return len(os.path.commonprefix([[int(x) for x in a], [int(x) for x in b]]))
 
 
 def hf_fp32(hf_dir: Path):
