@@ -28,6 +28,13 @@ INITIAL_CACHE = 0
 GROW_STEP = 128  # tokens: capacities are multiples of this
 
 
+def grown_capacity(capacity: int, end: int, max_len: int, step: int = GROW_STEP) -> int:
+    """A cache's next capacity for `end` tokens: by a quarter at least (a long generation copies
+    the cache a few times, not once per step), rounded up to `step`, never past max_len."""
+    want = max(end, capacity + capacity // 4)
+    return min(max_len, -(-want // step) * step)
+
+
 @dataclass
 class KVCache:
     k: list[torch.Tensor]  # per layer (1, KV, capacity, D)
@@ -36,13 +43,11 @@ class KVCache:
     capacity: int  # what it holds now; grows up to max_len
 
     def ensure(self, end: int) -> None:
-        """Room for `end` tokens: grown by copying, so short prompts never pay for a long context.
-        Growth is by a quarter at least (a long generation copies the cache a few times, not once
-        per step), rounded up to GROW_STEP."""
+        """Room for `end` tokens: grown by copying (grown_capacity), so short prompts never pay
+        for a long context."""
         if end <= self.capacity:
             return
-        want = max(end, self.capacity + self.capacity // 4)
-        cap = min(self.max_len, -(-want // GROW_STEP) * GROW_STEP)
+        cap = grown_capacity(self.capacity, end, self.max_len)
         for store in (self.k, self.v):
             for i, t in enumerate(store):
                 grown = t.new_zeros(t.shape[0], t.shape[1], cap, t.shape[3])

@@ -4,9 +4,10 @@ between tokens and every stop rule stay ours. The model is an export by onnxrunt
 builder (`python -m onnxruntime_genai.models.builder -p int8 -e cpu`): MatMulNBits weights and
 GroupQueryAttention with rotary inside.
 
-Why: at the same threads, ORT's int8 MatMulNBits kernels decoded the base model at 1.64x our int4
-path on AVX-512 and 2.26x on torch's AVX2 path, with the same greedy tokens
-(bench/alt-engines-2026-12-02/). onnxruntime is optional: nothing imports this module unless asked.
+Why: at the same threads, this backbone under our loop decoded the base model at 1.74x our int4
+path on AVX-512 and 2.35x on torch's AVX2 path, with the same greedy tokens
+(bench/alt-engines-2026-12-02/). It is not wired into loading yet; onnxruntime is imported only
+when one is built.
 
 The cache is one buffer per layer for keys and one for values, (1, KV, capacity, D), which the
 model reads as its past and writes as its present in place (IO binding to the same memory: GQA
@@ -23,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-GROW_STEP = 256
+from model.llama import grown_capacity
+
+GROW_STEP = 256  # tokens: the capacities this backbone was measured with
 
 
 @dataclass
@@ -38,8 +41,7 @@ class OrtCache:
         if end <= self.capacity:
             return
         self.binding = None
-        cap = min(self.max_len, max(end, self.capacity + self.capacity // 4))
-        cap = min(self.max_len, -(-cap // GROW_STEP) * GROW_STEP)
+        cap = grown_capacity(self.capacity, end, self.max_len, GROW_STEP)
         for buffers in (self.k, self.v):
             for i, old in enumerate(buffers):
                 new = np.zeros(old.shape[:2] + (cap,) + old.shape[3:], dtype=old.dtype)
@@ -53,11 +55,12 @@ class OrtBackbone:
         import onnxruntime as ort
 
         model_dir = Path(model_dir)
-        decoder = json.loads((model_dir / "genai_config.json").read_text())["model"]["decoder"]
+        config = json.loads((model_dir / "genai_config.json").read_text())["model"]
+        decoder = config["decoder"]
         self.n_layers = decoder["num_hidden_layers"]
         self.n_kv = decoder["num_key_value_heads"]
         self.head_dim = decoder["head_size"]
-        self.max_len = max_len or json.loads((model_dir / "genai_config.json").read_text())["model"]["context_length"]
+        self.max_len = max_len or config["context_length"]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
